@@ -176,11 +176,21 @@ class FakeUpstream:
                 pass
 
     def release(self):
+        """Let responses held by x-fake-wait-release continue."""
         self._release.set()
+
+    def arm_release(self):
+        """Make the next x-fake-wait-release responses wait again."""
+        self._release.clear()
 
     def stats(self):
         with self._lock:
             return {"connections": self.connections, "requests": self.requests}
+
+    def body_progress(self, target):
+        """Request body bytes read so far for the request with this target."""
+        with self._lock:
+            return self.progress.get(target, 0)
 
     def requests_for(self, path_prefix):
         with self._lock:
