@@ -134,7 +134,7 @@ enum class VerifyStatus {
   wrong_scope,              // region/service/terminator differ from what the server expects
   unknown_access_key,
   missing_signed_header,    // SignedHeaders names a header the request lacks, or omits host
-  missing_date,             // no X-Amz-Date (or Date) header, or it disagrees with the scope
+  missing_date,             // no valid X-Amz-Date header, or its day differs from the scope
   request_expired,          // outside max_skew of `now`
   signature_mismatch,
 };
