@@ -13,6 +13,7 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -437,7 +438,7 @@ class UpstreamFailures(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hawser-eps-")
-        cls.addClassCleanup(__import__("shutil").rmtree, cls.tmp, True)
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
         empty = os.path.join(cls.tmp, "empty.yaml")
         with open(empty, "w") as f:
             f.write("[]\n")
