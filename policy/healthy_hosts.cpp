@@ -45,7 +45,8 @@ HostSelection healthyHosts(std::span<const HostView> hosts, const HostSelectionP
 
   if (local_count > 0) {
     const bool stay_local =
-        local_usable > 0 && local_usable * 100 >= std::uint64_t{policy.zone_spill_percent} * local_count;
+        local_usable > 0 &&
+        local_usable * 100 >= std::uint64_t{policy.zone_spill_percent} * local_count;
     for (std::size_t i = 0; i < hosts.size(); ++i) {
       if (usable(hosts[i]) && (!stay_local || hosts[i].zone == policy.local_zone)) {
         candidates.push_back(i);

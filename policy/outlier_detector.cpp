@@ -31,8 +31,8 @@ void OutlierDetector::resize(std::size_t endpoints) {
 }
 
 void OutlierDetector::recountEjected() {
-  ejected_count_ = static_cast<std::size_t>(
-      std::count_if(endpoints_.begin(), endpoints_.end(), [](const Endpoint& e) { return e.ejected; }));
+  ejected_count_ = static_cast<std::size_t>(std::count_if(
+      endpoints_.begin(), endpoints_.end(), [](const Endpoint& e) { return e.ejected; }));
 }
 
 Duration OutlierDetector::ejectionDuration(std::uint32_t times) const {
@@ -111,7 +111,8 @@ std::vector<std::size_t> OutlierDetector::evaluate(TimePoint now) {
     }
     if (e.times_ejected == 0 || policy_.interval <= Duration{0} || now <= e.decay_from) continue;
     const auto intervals = static_cast<std::uint64_t>((now - e.decay_from) / policy_.interval);
-    const auto decay = static_cast<std::uint32_t>(std::min<std::uint64_t>(intervals, e.times_ejected));
+    const auto decay =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(intervals, e.times_ejected));
     e.times_ejected -= decay;
     e.decay_from += policy_.interval * decay;
   }

@@ -23,8 +23,8 @@
 namespace hawser::policy {
 
 struct RetryBudgetPolicy {
-  double percent = 20.0;        // of active requests; 0 leaves only the floor
-  double min_per_second = 10.0; // floor; 0 disables it
+  double percent = 20.0;         // of active requests; 0 leaves only the floor
+  double min_per_second = 10.0;  // floor; 0 disables it
 };
 
 class RetryBudget {

@@ -54,12 +54,9 @@ bool RetryConditions::matches(const UpstreamOutcome& outcome) const {
   switch (outcome.failure) {
     case UpstreamFailure::connect_failure:
       return (flags_ & (server_error | gateway_error | connect_failure)) != 0;
-    case UpstreamFailure::reset:
-      return (flags_ & (server_error | reset)) != 0;
-    case UpstreamFailure::timeout:
-      return (flags_ & (server_error | gateway_error)) != 0;
-    case UpstreamFailure::none:
-      break;
+    case UpstreamFailure::reset: return (flags_ & (server_error | reset)) != 0;
+    case UpstreamFailure::timeout: return (flags_ & (server_error | gateway_error)) != 0;
+    case UpstreamFailure::none: break;
   }
   if (has(server_error) && outcome.is5xx()) return true;
   if (has(gateway_error) && outcome.isGatewayError()) return true;

@@ -63,8 +63,8 @@ class RetryConditions {
 std::string parseRetryConditions(std::span<const std::string> texts, RetryConditions& out);
 
 struct RetryPolicy {
-  std::uint32_t attempts = 2;  // in total, the first included: 2 means one retry
-  Duration per_try_timeout{0}; // 0: no per-try timeout, the request timeout applies
+  std::uint32_t attempts = 2;   // in total, the first included: 2 means one retry
+  Duration per_try_timeout{0};  // 0: no per-try timeout, the request timeout applies
   RetryConditions retry_on{RetryConditions::connect_failure | RetryConditions::gateway_error};
   BackoffPolicy backoff;
   RetryBudgetPolicy budget;
@@ -75,19 +75,19 @@ struct RetryPolicy {
 // What the caller knows about the request when an attempt has finished.
 struct AttemptState {
   std::string_view method;
-  bool reached_upstream = false;   // any request byte was written to the upstream
-  bool response_started = false;   // any response byte was sent downstream
-  bool body_replayable = true;     // body empty, not yet read, or fully buffered
+  bool reached_upstream = false;      // any request byte was written to the upstream
+  bool response_started = false;      // any response byte was sent downstream
+  bool body_replayable = true;        // body empty, not yet read, or fully buffered
   std::uint32_t attempts_so_far = 1;  // attempts made, this one included
 };
 
 enum class StopReason : std::uint8_t {
-  not_retriable,      // the outcome matches no condition (success included)
+  not_retriable,  // the outcome matches no condition (success included)
   response_started,
   body_not_replayable,
   non_idempotent,
   attempts_exhausted,
-  budget_exhausted,   // not returned by decideRetry; for the caller's budget check
+  budget_exhausted,  // not returned by decideRetry; for the caller's budget check
 };
 
 std::string_view stopReasonName(StopReason reason);

@@ -31,9 +31,9 @@ class TokenBucket {
   std::uint32_t burst() const { return burst_; }
 
  private:
-  Duration interval_;   // time to earn one token
+  Duration interval_;  // time to earn one token
   std::uint32_t burst_;
-  Duration tolerance_{};  // burst * interval: how far ahead of now tat_ may run
+  Duration tolerance_{};              // burst * interval: how far ahead of now tat_ may run
   TimePoint tat_ = TimePoint::min();  // when the bucket will next be full
 };
 

@@ -7,10 +7,10 @@
 namespace hawser::policy {
 
 enum class UpstreamFailure : std::uint8_t {
-  none,            // a response status arrived
-  connect_failure, // connect refused, unreachable, TLS handshake failed: nothing was sent
-  reset,           // the connection closed or reset before a complete response head
-  timeout,         // the per-try timeout fired before a response head
+  none,             // a response status arrived
+  connect_failure,  // connect refused, unreachable, TLS handshake failed: nothing was sent
+  reset,            // the connection closed or reset before a complete response head
+  timeout,          // the per-try timeout fired before a response head
 };
 
 struct UpstreamOutcome {
@@ -18,7 +18,9 @@ struct UpstreamOutcome {
   int status = 0;  // meaningful only when failure == none
 
   static constexpr UpstreamOutcome response(int code) { return {UpstreamFailure::none, code}; }
-  static constexpr UpstreamOutcome connectFailure() { return {UpstreamFailure::connect_failure, 0}; }
+  static constexpr UpstreamOutcome connectFailure() {
+    return {UpstreamFailure::connect_failure, 0};
+  }
   static constexpr UpstreamOutcome reset() { return {UpstreamFailure::reset, 0}; }
   static constexpr UpstreamOutcome timeout() { return {UpstreamFailure::timeout, 0}; }
 

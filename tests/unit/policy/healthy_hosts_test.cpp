@@ -71,8 +71,8 @@ TEST(HealthyHostsTest, PrefersTheLocalZone) {
 
 TEST(HealthyHostsTest, SpillsToEveryZoneWhenLocalFallsBelowThreshold) {
   // Local zone: 3 hosts. 3/3 and (after one loss) 2/3 = 66% < 70% spills.
-  std::vector<HostView> hosts{host("az1"), host("az1"), host("az1"), host("az2"), host("az2"),
-                              host("az2")};
+  std::vector<HostView> hosts{host("az1"), host("az1"), host("az1"),
+                              host("az2"), host("az2"), host("az2")};
   HostSelectionPolicy policy;
   policy.local_zone = "az1";
   std::vector<std::size_t> out;

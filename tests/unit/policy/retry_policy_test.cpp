@@ -172,8 +172,8 @@ TEST_F(DecideRetryTest, AttemptsCountTheFirstOne) {
 TEST_F(DecideRetryTest, NeverAfterResponseStartedStreaming) {
   AttemptState s = get();
   s.response_started = true;
-  for (auto outcome : {UpstreamOutcome::response(503), UpstreamOutcome::reset(),
-                       UpstreamOutcome::timeout()}) {
+  for (auto outcome :
+       {UpstreamOutcome::response(503), UpstreamOutcome::reset(), UpstreamOutcome::timeout()}) {
     const RetryDecision d = decideRetry(policy, outcome, s);
     EXPECT_FALSE(d.retry);
     EXPECT_EQ(d.reason, StopReason::response_started);
@@ -196,8 +196,8 @@ TEST_F(DecideRetryTest, NonIdempotentOnlyWhenNothingReachedTheUpstream) {
     AttemptState s = get();
     s.method = method;
     s.reached_upstream = true;
-    for (auto outcome : {UpstreamOutcome::response(503), UpstreamOutcome::reset(),
-                         UpstreamOutcome::timeout()}) {
+    for (auto outcome :
+         {UpstreamOutcome::response(503), UpstreamOutcome::reset(), UpstreamOutcome::timeout()}) {
       const RetryDecision d = decideRetry(policy, outcome, s);
       EXPECT_FALSE(d.retry) << method;
       EXPECT_EQ(d.reason, StopReason::non_idempotent) << method;
