@@ -33,8 +33,6 @@ def setUpModule():
         outbound={"http_proxy": "127.0.0.1:0", "services": [
             {"name": "echo", "alias": "127.0.0.1:0", "protocol": "tcp", "discovery": {"static": [r_in]},
              "timeouts": TIMEOUTS},
-            {"name": "deadsvc", "protocol": "tcp", "discovery": {"static": ["127.0.0.1:%d" % dead]},
-             "timeouts": TIMEOUTS},
         ]}), name="tcp-caller")
     unittest.addModuleCleanup(caller.stop)
     caller.start()

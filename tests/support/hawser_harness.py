@@ -35,8 +35,13 @@ def hawser_bin():
 # --------------------------------------------------------------------------------------
 # waiting
 
+class Abort(Exception):
+    """Raised by a wait_until predicate to stop waiting at once (e.g. the process died)."""
+
+
 def wait_until(predicate, timeout=10.0, interval=0.05, message="condition"):
-    """Poll predicate() until it returns a truthy value; return it.  Raise on deadline."""
+    """Poll predicate() until it returns a truthy value; return it.  Raise on deadline.
+    Exceptions from predicate are retried, except Abort, which propagates."""
     deadline = time.monotonic() + timeout
     last_exc = None
     while True:
@@ -44,6 +49,8 @@ def wait_until(predicate, timeout=10.0, interval=0.05, message="condition"):
             v = predicate()
             if v:
                 return v
+        except Abort:
+            raise
         except Exception as e:  # noqa: BLE001 - we report the last one
             last_exc = e
         if time.monotonic() >= deadline:
@@ -500,7 +507,7 @@ class Hawser:
 
         def admin_known():
             if self.proc.poll() is not None:
-                raise AssertionError("hawser exited early" + self._diag())
+                raise Abort("hawser exited early" + self._diag())
             try:
                 with open(self.admin_path) as f:
                     s = f.read().strip()
@@ -513,19 +520,23 @@ class Hawser:
         try:
             s = wait_until(admin_known, timeout=max(0.1, deadline - time.monotonic()),
                            message="%s admin address file" % self.name)
+        except Abort as e:
+            raise AssertionError(str(e)) from None
         except AssertionError as e:
             raise AssertionError(str(e) + self._diag())
         self.admin = parse_addr(s)
 
         def ready():
             if self.proc.poll() is not None:
-                raise AssertionError("hawser exited early" + self._diag())
+                raise Abort("hawser exited early" + self._diag())
             st, _, _ = self.admin_get("/ready", timeout=2)
             return st == 200
 
         try:
             wait_until(ready, timeout=max(0.1, deadline - time.monotonic()),
                        message="%s /ready 200" % self.name)
+        except Abort as e:
+            raise AssertionError(str(e)) from None
         except AssertionError as e:
             raise AssertionError(str(e) + self._diag())
         self._listeners = None
