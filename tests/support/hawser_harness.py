@@ -224,8 +224,8 @@ class RawResponse:
         return ", ".join(vals) if vals else default
 
     def __repr__(self):
-        return "RawResponse(%r %r, headers=%r, body=%r)" % (self.status, self.reason, self.headers,
-                                                            self.body[:200])
+        hs = [(k, v if len(v) <= 120 else v[:120] + "...") for k, v in self.headers]
+        return "RawResponse(%r %r, headers=%r, body=%r)" % (self.status, self.reason, hs, self.body[:200])
 
 
 class RawConn:
