@@ -132,6 +132,25 @@ class Cases:
         self.assertEqual(h["cache-control"], "no-store")
         self.assertEqual(h["etag"], '"v1"')
 
+    def test_repeated_headers_not_merged(self):
+        path = self.uniq("dup")
+        c = self.conn()
+        c.putrequest("GET", self.target(path), skip_host=True, skip_accept_encoding=True)
+        c.putheader("Host", "responder")
+        c.putheader("X-Dup", "one")
+        c.putheader("X-Dup", "two")
+        c.putheader("x-fake-response-headers", json.dumps({"Set-Cookie": ["a=1; Path=/", "b=2; Path=/"]}))
+        c.endheaders()
+        r = c.getresponse()
+        r.read()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.msg.get_all("Set-Cookie"), ["a=1; Path=/", "b=2; Path=/"],
+                         "Set-Cookie lines must arrive separately, in order")
+        rec = ENV["up"].requests_for(path)
+        self.assertEqual(len(rec), 1)
+        dup = [v for k, v in rec[0]["headers"] if k.lower() == "x-dup"]
+        self.assertIn(dup, (["one", "two"], ["one, two"]), "repeated request header lost or reordered")
+
     def test_large_response_body(self):
         n = 3 * 1024 * 1024 + 17
         st, h, body = self.req("GET", self.uniq("big"), headers={"x-fake-body-bytes": str(n)})
@@ -399,6 +418,8 @@ class KeepAlive(unittest.TestCase):
         before_req_c = caller.metric("hawser_requests_total", direction="outbound", service="responder",
                                      code_class="2xx")
         before_req_r = responder.metric("hawser_requests_total", direction="inbound", code_class="2xx")
+        before_hist = caller.metric("hawser_request_duration_seconds_count", direction="outbound",
+                                    service="responder")
         c = http.client.HTTPConnection(*entry, timeout=10)
         try:
             for i in range(100):
@@ -422,6 +443,9 @@ class KeepAlive(unittest.TestCase):
                                        code_class="2xx") - before_req_c, 200)
         self.assertEqual(responder.metric("hawser_requests_total", direction="inbound",
                                           code_class="2xx") - before_req_r, 200)
+        self.assertEqual(caller.metric("hawser_request_duration_seconds_count", direction="outbound",
+                                       service="responder") - before_hist, 200)
+        self.assertTrue(any(n == "hawser_downstream_connections_active" for n, _ in caller.metrics()))
         hh.wait_until(lambda: caller.metric("hawser_downstream_connections_active") == 0, timeout=5,
                       message="caller downstream_connections_active back to 0")
         self.assertGreaterEqual(caller.metric("hawser_upstream_connections_active"), 1,
@@ -432,6 +456,48 @@ class KeepAlive(unittest.TestCase):
 
     def test_http_proxy_upstream_keepalive(self):
         self._run(ENV["proxy"], "http://responder")
+
+
+class PoolRobustness(unittest.TestCase):
+    """Pooled upstream connections that the app closes must not fail requests."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.up = FakeUpstream("idle", idle_timeout=0.3)
+        cls.up.start()
+        cls.addClassCleanup(cls.up.stop)
+        cls.h = hh.Hawser(hh.base_config(outbound={"services": [
+            {"name": "idle", "alias": "127.0.0.1:0", "protocol": "http",
+             "discovery": {"static": [cls.up.address]}}]}), name="pool")
+        cls.addClassCleanup(cls.h.stop)
+        cls.h.start()
+        cls.alias = cls.h.listener("idle")
+
+    def test_app_closes_idle_pooled_connection(self):
+        for i in range(3):
+            closes = self.up.idle_closes
+            st, _, body = hh.http_request(self.alias, "POST", "/idle/%d" % i, body=b"abc")
+            self.assertEqual((st, body), (200, b"abc"))
+            # the app closes the pooled connection after 0.3s idle; the next request must not fail
+            hh.wait_until(lambda: self.up.idle_closes > closes, timeout=5, message="app idle close")
+
+    def test_app_sends_connection_close(self):
+        before = self.up.stats()["connections"]
+        c = http.client.HTTPConnection(*self.alias, timeout=10)
+        self.addCleanup(c.close)
+        for i in range(20):
+            c.request("GET", "/close/%d" % i, headers={"x-fake-close": "1"})
+            r = c.getresponse()
+            self.assertEqual((r.status, r.read()), (200, b""))
+        self.assertEqual(self.up.stats()["connections"] - before, 20)
+
+    def test_http10_client(self):
+        with hh.RawConn(self.alias, timeout=10) as c:
+            c.send(b"POST /old HTTP/1.0\r\nHost: idle\r\nContent-Length: 5\r\n\r\nhello")
+            r = c.read_response()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.body, b"hello")
+            self.assertTrue(c.closed_within(3), "HTTP/1.0 without keep-alive: connection should close")
 
 
 class UpstreamFailures(unittest.TestCase):

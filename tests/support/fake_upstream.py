@@ -12,7 +12,8 @@ Threaded, keep-alive, HTTP/1.1.  Behaviour is steered by request headers:
   x-fake-close: 1             respond, then close the connection (Connection: close)
   x-fake-wait-release: 1      send headers and the first half of the body, then wait
                               until FakeUpstream.release() is called
-  x-fake-response-headers: {json object}   extra response headers to send
+  x-fake-response-headers: {json object}   extra response headers to send (a list value
+                              sends the header once per element)
 
 By default the response body is the request body (echo).  Every response carries
 x-fake-instance, x-fake-method, x-fake-path, x-fake-seen-headers (JSON of the
@@ -120,8 +121,10 @@ class _Conn:
 
 
 class FakeUpstream:
-    def __init__(self, name="fake", host="127.0.0.1", port=0):
+    def __init__(self, name="fake", host="127.0.0.1", port=0, idle_timeout=None):
         self.name = name
+        self.idle_timeout = idle_timeout   # server-side keep-alive timeout (seconds), None = forever
+        self.idle_closes = 0               # connections closed by that timeout
         self.host = host
         self.port = port
         self._lock = threading.Lock()
@@ -237,6 +240,17 @@ class FakeUpstream:
 
     def _one_request(self, conn):
         sock = conn.sock
+        if self.idle_timeout is not None and not conn.buf:
+            sock.settimeout(self.idle_timeout)
+            try:
+                if not conn._fill():
+                    return False
+            except socket.timeout:
+                with self._lock:
+                    self.idle_closes += 1
+                return False
+            finally:
+                sock.settimeout(None)
         line = conn.readline()
         while line in (b"\r\n", b"\n"):
             line = conn.readline()
@@ -351,7 +365,8 @@ class FakeUpstream:
             out.append(("Content-Type", "application/json"))
         if "x-fake-response-headers" in h:
             for k, v in json.loads(h["x-fake-response-headers"]).items():
-                out.append((k, str(v)))
+                for one in (v if isinstance(v, list) else [v]):   # a list = repeated header lines
+                    out.append((k, str(one)))
         no_body = method == "HEAD" or status in (204, 304) or 100 <= status < 200
         resp_chunked = h.get("x-fake-chunked") == "1" and status not in (204, 304) and status >= 200
         if resp_chunked:

@@ -98,6 +98,20 @@ class FakeUpstreamTest(unittest.TestCase):
         self.assertEqual(first + r.read(), pattern(200000))
 
 
+class IdleTimeoutTest(unittest.TestCase):
+    def test_idle_close(self):
+        f = FakeUpstream("idle", idle_timeout=0.2)
+        f.start()
+        self.addCleanup(f.stop)
+        c = http.client.HTTPConnection("127.0.0.1", f.port, timeout=5)
+        self.addCleanup(c.close)
+        c.request("GET", "/", headers={"x-fake-response-headers": json.dumps({"Set-Cookie": ["a=1", "b=2"]})})
+        r = c.getresponse()
+        r.read()
+        self.assertEqual(r.msg.get_all("Set-Cookie"), ["a=1", "b=2"])
+        hh.wait_until(lambda: f.idle_closes == 1, timeout=3)
+
+
 class EchoTest(unittest.TestCase):
     def test_echo_half_close(self):
         e = EchoServer()
