@@ -677,10 +677,12 @@ def start_echo(testcase, class_level=False):
 class LoadLoop:
     """A background request loop.  Alternates keep-alive and fresh connections.
 
-    Each result: dict(start, end, ok, status, instance, error, fresh)."""
+    Each result: dict(start, end, ok, status, instance, error, fresh); `start` is taken before
+    the connect (fresh connections) or before the request is written (keep-alive)."""
 
     def __init__(self, addr, path="/load", headers=None, method="GET", body=None, pause=0.0,
-                 timeout=15.0):
+                 timeout=15.0, fresh_only=False):
+        self.fresh_only = fresh_only
         self.addr = addr
         self.path = path
         self.headers = dict(headers or {})
@@ -716,14 +718,15 @@ class LoadLoop:
         conn = None
         i = 0
         while not self._stop.is_set():
-            fresh = (i % 2 == 1)
+            fresh = self.fresh_only or (i % 2 == 1)
             i += 1
-            if conn is None or fresh:
-                if conn is not None:
-                    conn.close()
-                conn = http.client.HTTPConnection(self.addr[0], self.addr[1], timeout=self.timeout)
             start = time.monotonic()
             try:
+                if conn is None or fresh:
+                    if conn is not None:
+                        conn.close()
+                    conn = http.client.HTTPConnection(self.addr[0], self.addr[1], timeout=self.timeout)
+                    conn.connect()
                 conn.request(self.method, "%s?i=%d" % (self.path, i), body=self.body, headers=self.headers)
                 r = conn.getresponse()
                 data = r.read()
@@ -737,7 +740,8 @@ class LoadLoop:
             except Exception as e:  # noqa: BLE001
                 self._record(start=start, end=time.monotonic(), ok=False, status=None, instance=None,
                              reason=None, error=repr(e), fresh=fresh)
-                conn.close()
+                if conn is not None:
+                    conn.close()
                 conn = None
                 self._stop.wait(0.02)
             if self.pause:
