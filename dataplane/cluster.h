@@ -1,0 +1,58 @@
+// A named set of upstream endpoints with its policy. The endpoint set is
+// replaced by discovery on the main thread and posted to each worker's slot;
+// a worker reads only its own slot, so picking takes no lock.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dataplane/config/config.h"
+#include "discovery/endpoint.h"
+
+namespace hawser::telemetry {
+struct RequestStats;
+}
+
+namespace hawser {
+
+class Cluster {
+ public:
+  Cluster(std::string name, config::Timeouts timeouts, config::LoadBalancer lb, config::Protocol protocol,
+          unsigned workers);
+
+  const std::string& name() const { return name_; }
+  const config::Timeouts& timeouts() const { return timeouts_; }
+  config::Protocol protocol() const { return protocol_; }
+
+  // Worker thread: choose an endpoint, avoiding `avoid` when another exists.
+  // Null when the set is empty.
+  discovery::EndpointPtr pick(unsigned worker, const discovery::Endpoint* avoid = nullptr);
+  // Worker thread: install a set posted from the main thread.
+  void install(unsigned worker, std::shared_ptr<const discovery::EndpointSet> set);
+
+  // Main thread: the newest set (what workers will have once posts land).
+  std::shared_ptr<const discovery::EndpointSet> latest() const;
+  void setLatest(std::shared_ptr<const discovery::EndpointSet> set);
+
+  // Metric series per worker, resolved when the snapshot is compiled.
+  std::vector<telemetry::RequestStats*> stats;
+
+ private:
+  struct alignas(64) Slot {
+    std::shared_ptr<const discovery::EndpointSet> endpoints;
+    size_t cursor = 0;
+    std::minstd_rand rng{std::random_device{}()};
+  };
+  std::string name_;
+  config::Timeouts timeouts_;
+  config::LoadBalancer lb_;
+  config::Protocol protocol_;
+  std::vector<Slot> slots_;
+  mutable std::mutex latest_mutex_;
+  std::shared_ptr<const discovery::EndpointSet> latest_;
+};
+
+}  // namespace hawser

@@ -1,0 +1,107 @@
+// The parsed, validated configuration: plain data, no sockets. Compiled into a
+// runtime Snapshot by dataplane/snapshot.h.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace hawser::config {
+
+using Duration = std::chrono::milliseconds;
+
+struct Address {
+  std::string host;
+  uint16_t port = 0;
+  std::string str() const;
+  bool operator==(const Address&) const = default;
+};
+
+enum class Protocol { http, tcp };
+enum class LoadBalancer { round_robin, least_request, random };
+
+struct Timeouts {
+  Duration connect{5000};
+  Duration request{15000};  // whole exchange; 0 disables
+  Duration idle{60000};     // keep-alive and tunnel inactivity
+};
+
+struct Node {
+  std::string service;
+  std::string ns;  // YAML key `namespace`
+  std::string identity;
+};
+
+struct Limits {
+  uint64_t max_header_bytes = 64 * 1024;
+  uint64_t max_headers = 100;
+  uint64_t max_request_body_bytes = 0;  // 0: unlimited (bodies stream)
+  Duration header_timeout{10000};
+};
+
+struct Inbound {
+  std::string name;
+  Address listen;
+  Address app;
+  Protocol protocol = Protocol::http;
+  Timeouts timeouts;
+};
+
+struct Discovery {
+  enum class Kind { static_list, file };
+  Kind kind = Kind::static_list;
+  std::vector<Address> endpoints;  // static
+  std::string file;                // file
+};
+
+struct Service {
+  std::string name;
+  std::optional<Address> alias;
+  Protocol protocol = Protocol::http;
+  Discovery discovery;
+  Timeouts timeouts;
+  LoadBalancer load_balancer = LoadBalancer::round_robin;
+};
+
+struct Outbound {
+  std::optional<Address> http_proxy;
+  bool passthrough = true;  // http_proxy: unknown hosts go to their own address
+  std::vector<Service> services;
+};
+
+struct AccessLog {
+  std::string path = "stdout";  // stdout | off | a file
+};
+
+struct Config {
+  std::string source;  // file path or "HAWSER_CONFIG_YAML"
+  Node node;
+  Address admin{"127.0.0.1", 9901};
+  unsigned workers = 0;  // 0 resolved to the number of cores at load
+  Duration drain_timeout{30000};
+  Limits limits;
+  std::vector<Inbound> inbound;
+  Outbound outbound;
+  std::string metrics_path = "/metrics";
+  AccessLog access_log;
+};
+
+// Thrown only while loading: "<file>:<line>: <key.path>: <problem>".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+Config loadFile(const std::string& path);
+Config loadText(const std::string& yaml, const std::string& source);
+// --config FILE, else HAWSER_CONFIG (a file), else HAWSER_CONFIG_YAML (inline).
+Config loadFromEnvironmentOr(const std::string& path);
+
+std::string formatDuration(Duration d);
+const char* name(Protocol p);
+const char* name(LoadBalancer lb);
+
+}  // namespace hawser::config

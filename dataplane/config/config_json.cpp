@@ -1,0 +1,56 @@
+#include "dataplane/config/config_json.h"
+
+#include <boost/json.hpp>
+
+namespace hawser::config {
+namespace {
+boost::json::object timeouts(const Timeouts& t) {
+  return {{"connect", formatDuration(t.connect)}, {"request", formatDuration(t.request)},
+          {"idle", formatDuration(t.idle)}};
+}
+}  // namespace
+
+boost::json::value toJson(const Config& c) {
+  boost::json::object root;
+  root["source"] = c.source;
+  root["node"] = {{"service", c.node.service}, {"namespace", c.node.ns}, {"identity", c.node.identity}};
+  root["admin"] = {{"address", c.admin.str()}};
+  root["workers"] = c.workers;
+  root["drain_timeout"] = formatDuration(c.drain_timeout);
+  root["limits"] = {{"max_header_bytes", c.limits.max_header_bytes},
+                    {"max_headers", c.limits.max_headers},
+                    {"max_request_body_bytes", c.limits.max_request_body_bytes},
+                    {"header_timeout", formatDuration(c.limits.header_timeout)}};
+  boost::json::array inbound;
+  for (const auto& in : c.inbound) {
+    inbound.push_back(boost::json::object{{"name", in.name},
+                                          {"listen", in.listen.str()},
+                                          {"app", in.app.str()},
+                                          {"protocol", name(in.protocol)},
+                                          {"timeouts", timeouts(in.timeouts)}});
+  }
+  root["inbound"] = std::move(inbound);
+  boost::json::array services;
+  for (const auto& s : c.outbound.services) {
+    boost::json::object o{{"name", s.name},
+                          {"protocol", name(s.protocol)},
+                          {"timeouts", timeouts(s.timeouts)},
+                          {"load_balancer", name(s.load_balancer)}};
+    if (s.alias) o["alias"] = s.alias->str();
+    if (s.discovery.kind == Discovery::Kind::static_list) {
+      boost::json::array eps;
+      for (const auto& e : s.discovery.endpoints) eps.push_back(boost::json::string(e.str()));
+      o["discovery"] = {{"static", eps}};
+    } else {
+      o["discovery"] = {{"file", s.discovery.file}};
+    }
+    services.push_back(std::move(o));
+  }
+  boost::json::object outbound{{"passthrough", c.outbound.passthrough}, {"services", std::move(services)}};
+  if (c.outbound.http_proxy) outbound["http_proxy"] = c.outbound.http_proxy->str();
+  root["outbound"] = std::move(outbound);
+  root["telemetry"] = {{"metrics", {{"path", c.metrics_path}}}, {"access_log", {{"path", c.access_log.path}}}};
+  return root;
+}
+
+}  // namespace hawser::config

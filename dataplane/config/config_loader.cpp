@@ -1,0 +1,365 @@
+// YAML -> Config, with errors that name the file, line, key path and problem.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "dataplane/config/config.h"
+
+namespace hawser::config {
+namespace {
+
+// A YAML node plus where it came from, so every error can say file:line key.
+class Field {
+ public:
+  Field(const YAML::Node& node, std::string path, const std::string& source)
+      : node_(node), path_(std::move(path)), source_(source) {}
+
+  [[noreturn]] void fail(const std::string& problem) const {
+    std::ostringstream out;
+    out << source_;
+    if (node_.IsDefined() && node_.Mark().line >= 0) out << ":" << node_.Mark().line + 1;
+    out << ": " << (path_.empty() ? "(top level)" : path_) << ": " << problem;
+    throw ConfigError(out.str());
+  }
+
+  const std::string& path() const { return path_; }
+
+  Field child(const std::string& key) const {
+    return Field(node_[key], path_.empty() ? key : path_ + "." + key, source_, node_);
+  }
+  Field item(size_t i) const {
+    return Field(node_[i], path_ + "[" + std::to_string(i) + "]", source_);
+  }
+
+  // Rejects keys not in `allowed`: a typo must never be silently ignored.
+  void expectMap(std::initializer_list<const char*> allowed) const {
+    if (!node_.IsMap()) fail("expected a mapping");
+    std::set<std::string> ok(allowed.begin(), allowed.end());
+    for (const auto& kv : node_) {
+      auto key = kv.first.as<std::string>();
+      if (!ok.count(key)) {
+        Field(kv.first, path_.empty() ? key : path_ + "." + key, source_).fail("unknown key");
+      }
+    }
+  }
+  size_t expectList() const {
+    if (!node_.IsSequence()) fail("expected a list");
+    return node_.size();
+  }
+
+  std::string string() const {
+    if (!node_.IsScalar()) fail("expected a string");
+    return node_.Scalar();
+  }
+  std::string nonEmptyString() const {
+    auto s = string();
+    if (s.empty()) fail("must not be empty");
+    return s;
+  }
+  uint64_t unsignedInt(uint64_t min, uint64_t max) const {
+    if (!node_.IsScalar()) fail("expected a number");
+    const auto& s = node_.Scalar();
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size()) fail("expected a whole number, got \"" + s + "\"");
+    if (v < min || v > max) {
+      fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + s);
+    }
+    return v;
+  }
+  bool boolean() const {
+    if (!node_.IsScalar()) fail("expected true or false");
+    const auto& s = node_.Scalar();
+    if (s == "true") return true;
+    if (s == "false") return false;
+    fail("expected true or false, got \"" + s + "\"");
+  }
+  Duration duration() const {
+    if (!node_.IsScalar()) fail("expected a duration such as 250ms, 2s or 5m");
+    const auto& s = node_.Scalar();
+    auto bad = [&] { fail("invalid duration \"" + s + "\" (use e.g. 250ms, 2s, 5m)"); };
+    if (s.empty() || s[0] == '-') bad();
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || end == s.data()) bad();
+    std::string_view unit(end, s.data() + s.size() - end);
+    uint64_t ms;
+    if (unit == "ms") ms = n;
+    else if (unit == "s") ms = n * 1000;
+    else if (unit == "m") ms = n * 60'000;
+    else if (unit == "h") ms = n * 3'600'000;
+    else bad();
+    if (n > 1'000'000'000) bad();
+    return Duration(ms);
+  }
+  Address address() const {
+    auto s = nonEmptyString();
+    auto colon = s.rfind(':');
+    if (colon == std::string::npos || colon == 0) fail("invalid address \"" + s + "\" (expected host:port)");
+    Address a;
+    a.host = s.substr(0, colon);
+    if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
+    auto port = std::string_view(s).substr(colon + 1);
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc() || end != port.data() + port.size() || port.empty()) {
+      fail("invalid port in address \"" + s + "\"");
+    }
+    if (p > 65535) fail("port out of range in address \"" + s + "\" (0-65535)");
+    for (char c : a.host) {
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '_')) {
+        fail("invalid host in address \"" + s + "\"");
+      }
+    }
+    a.port = static_cast<uint16_t>(p);
+    return a;
+  }
+  template <class Enum>
+  Enum oneOf(std::initializer_list<std::pair<const char*, Enum>> options) const {
+    auto s = string();
+    std::string names;
+    for (const auto& [n, v] : options) {
+      if (s == n) return v;
+      names += names.empty() ? n : std::string(", ") + n;
+    }
+    fail("invalid value \"" + s + "\" (expected one of: " + names + ")");
+  }
+
+ private:
+  // A missing key reports the line of the mapping that lacks it.
+  Field(const YAML::Node& node, std::string path, const std::string& source, const YAML::Node& parent)
+      : node_(node.IsDefined() ? node : parent), path_(std::move(path)), source_(source), missing_(!node.IsDefined()) {}
+
+  YAML::Node node_;
+  std::string path_;
+  const std::string& source_;
+  bool missing_ = false;
+
+ public:
+  bool present() const { return !missing_ && !node_.IsNull(); }
+  Field required() const {
+    if (!present()) fail("required key is missing");
+    return *this;
+  }
+};
+
+Timeouts readTimeouts(const Field& f) {
+  Timeouts t;
+  if (!f.present()) return t;
+  f.expectMap({"connect", "request", "idle"});
+  if (auto c = f.child("connect"); c.present()) t.connect = c.duration();
+  if (auto c = f.child("request"); c.present()) t.request = c.duration();
+  if (auto c = f.child("idle"); c.present()) t.idle = c.duration();
+  if (t.connect.count() == 0) f.child("connect").fail("must be greater than 0");
+  return t;
+}
+
+Protocol readProtocol(const Field& f) {
+  if (!f.present()) return Protocol::http;
+  return f.oneOf<Protocol>({{"http", Protocol::http}, {"tcp", Protocol::tcp}});
+}
+
+Discovery readDiscovery(const Field& f) {
+  f.required().expectMap({"static", "file"});
+  Discovery d;
+  auto st = f.child("static");
+  auto file = f.child("file");
+  if (st.present() == file.present()) f.fail("exactly one of static, file is required");
+  if (st.present()) {
+    d.kind = Discovery::Kind::static_list;
+    size_t n = st.expectList();
+    for (size_t i = 0; i < n; ++i) d.endpoints.push_back(st.item(i).address());
+    for (size_t i = 0; i < n; ++i) {
+      if (d.endpoints[i].port == 0) st.item(i).fail("endpoint port must not be 0");
+    }
+  } else {
+    d.kind = Discovery::Kind::file;
+    d.file = file.nonEmptyString();
+  }
+  return d;
+}
+
+void checkUniqueListen(std::vector<std::pair<Address, Field>>& listeners) {
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      const auto& a = listeners[i].first;
+      const auto& b = listeners[j].first;
+      if (a.port != 0 && a.port == b.port && (a.host == b.host || a.host == "0.0.0.0" || b.host == "0.0.0.0")) {
+        listeners[i].second.fail("listener address " + a.str() + " is already used by " + listeners[j].second.path());
+      }
+    }
+  }
+}
+
+Config parse(const YAML::Node& root, const std::string& source) {
+  Field top(root, "", source);
+  Config c;
+  c.source = source;
+  if (!root.IsDefined() || root.IsNull()) top.fail("the configuration is empty");
+  top.expectMap({"node", "admin", "workers", "drain_timeout", "limits", "inbound", "outbound", "telemetry"});
+  std::vector<std::pair<Address, Field>> listeners;
+
+  if (auto f = top.child("node"); f.present()) {
+    f.expectMap({"service", "namespace", "identity"});
+    if (auto s = f.child("service"); s.present()) c.node.service = s.nonEmptyString();
+    if (auto s = f.child("namespace"); s.present()) c.node.ns = s.nonEmptyString();
+    if (auto s = f.child("identity"); s.present()) c.node.identity = s.nonEmptyString();
+  }
+  if (auto f = top.child("admin"); f.present()) {
+    f.expectMap({"address"});
+    if (auto a = f.child("address"); a.present()) c.admin = a.address();
+    listeners.emplace_back(c.admin, f.child("address"));
+  }
+  if (auto f = top.child("workers"); f.present()) c.workers = static_cast<unsigned>(f.unsignedInt(1, 256));
+  if (c.workers == 0) c.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (auto f = top.child("drain_timeout"); f.present()) c.drain_timeout = f.duration();
+  if (auto f = top.child("limits"); f.present()) {
+    f.expectMap({"max_header_bytes", "max_headers", "max_request_body_bytes", "header_timeout"});
+    if (auto v = f.child("max_header_bytes"); v.present()) c.limits.max_header_bytes = v.unsignedInt(1024, 1 << 24);
+    if (auto v = f.child("max_headers"); v.present()) c.limits.max_headers = v.unsignedInt(1, 10000);
+    if (auto v = f.child("max_request_body_bytes"); v.present()) {
+      c.limits.max_request_body_bytes = v.unsignedInt(0, UINT64_MAX);
+    }
+    if (auto v = f.child("header_timeout"); v.present()) {
+      c.limits.header_timeout = v.duration();
+      if (c.limits.header_timeout.count() == 0) v.fail("must be greater than 0");
+    }
+  }
+
+  std::set<std::string> names;
+  if (auto f = top.child("inbound"); f.present()) {
+    size_t n = f.expectList();
+    for (size_t i = 0; i < n; ++i) {
+      auto e = f.item(i);
+      e.expectMap({"name", "listen", "app", "protocol", "timeouts"});
+      Inbound in;
+      in.name = e.child("name").required().nonEmptyString();
+      if (!names.insert("inbound/" + in.name).second) e.child("name").fail("duplicate inbound name \"" + in.name + "\"");
+      in.listen = e.child("listen").required().address();
+      listeners.emplace_back(in.listen, e.child("listen"));
+      in.app = e.child("app").required().address();
+      if (in.app.port == 0) e.child("app").fail("app port must not be 0");
+      in.protocol = readProtocol(e.child("protocol"));
+      in.timeouts = readTimeouts(e.child("timeouts"));
+      c.inbound.push_back(std::move(in));
+    }
+  }
+  if (auto f = top.child("outbound"); f.present()) {
+    f.expectMap({"http_proxy", "passthrough", "services"});
+    if (auto p = f.child("http_proxy"); p.present()) {
+      c.outbound.http_proxy = p.address();
+      listeners.emplace_back(*c.outbound.http_proxy, p);
+    }
+    if (auto p = f.child("passthrough"); p.present()) c.outbound.passthrough = p.boolean();
+    if (auto s = f.child("services"); s.present()) {
+      size_t n = s.expectList();
+      for (size_t i = 0; i < n; ++i) {
+        auto e = s.item(i);
+        e.expectMap({"name", "alias", "protocol", "discovery", "timeouts", "load_balancer"});
+        Service svc;
+        svc.name = e.child("name").required().nonEmptyString();
+        if (!names.insert("service/" + svc.name).second) {
+          e.child("name").fail("duplicate service name \"" + svc.name + "\"");
+        }
+        if (auto a = e.child("alias"); a.present()) {
+          svc.alias = a.address();
+          listeners.emplace_back(*svc.alias, a);
+        }
+        svc.protocol = readProtocol(e.child("protocol"));
+        if (svc.protocol == Protocol::tcp && !svc.alias) e.child("protocol").fail("a tcp service needs an alias listener");
+        svc.discovery = readDiscovery(e.child("discovery"));
+        svc.timeouts = readTimeouts(e.child("timeouts"));
+        if (auto lb = e.child("load_balancer"); lb.present()) {
+          svc.load_balancer = lb.oneOf<LoadBalancer>({{"round_robin", LoadBalancer::round_robin},
+                                                      {"least_request", LoadBalancer::least_request},
+                                                      {"random", LoadBalancer::random}});
+        }
+        c.outbound.services.push_back(std::move(svc));
+      }
+    }
+  }
+  if (auto f = top.child("telemetry"); f.present()) {
+    f.expectMap({"metrics", "access_log"});
+    if (auto m = f.child("metrics"); m.present()) {
+      m.expectMap({"path"});
+      if (auto p = m.child("path"); p.present()) {
+        c.metrics_path = p.nonEmptyString();
+        if (c.metrics_path[0] != '/') p.fail("must start with /");
+      }
+    }
+    if (auto a = f.child("access_log"); a.present()) {
+      a.expectMap({"path", "format"});
+      if (auto p = a.child("path"); p.present()) c.access_log.path = p.nonEmptyString();
+      if (auto p = a.child("format"); p.present()) {
+        p.oneOf<int>({{"json", 0}});
+      }
+    }
+  }
+  checkUniqueListen(listeners);
+  return c;
+}
+
+YAML::Node parseYaml(const std::string& text, const std::string& source) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ": (syntax): " + e.msg);
+  }
+}
+
+}  // namespace
+
+std::string Address::str() const {
+  return host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port)
+                                             : host + ":" + std::to_string(port);
+}
+
+Config loadText(const std::string& yaml, const std::string& source) {
+  auto root = parseYaml(yaml, source);
+  try {
+    return parse(root, source);
+  } catch (const YAML::Exception& e) {  // conversion errors not caught by Field
+    throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+}
+
+Config loadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot read the file (" + std::string(std::strerror(errno)) + ")");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return loadText(ss.str(), path);
+}
+
+Config loadFromEnvironmentOr(const std::string& path) {
+  if (!path.empty()) return loadFile(path);
+  if (const char* p = std::getenv("HAWSER_CONFIG"); p && *p) return loadFile(p);
+  if (const char* y = std::getenv("HAWSER_CONFIG_YAML"); y && *y) return loadText(y, "HAWSER_CONFIG_YAML");
+  throw ConfigError("no configuration: pass --config FILE, or set HAWSER_CONFIG or HAWSER_CONFIG_YAML");
+}
+
+std::string formatDuration(Duration d) {
+  auto ms = d.count();
+  if (ms % 60'000 == 0 && ms) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+const char* name(Protocol p) { return p == Protocol::tcp ? "tcp" : "http"; }
+const char* name(LoadBalancer lb) {
+  switch (lb) {
+    case LoadBalancer::least_request: return "least_request";
+    case LoadBalancer::random: return "random";
+    default: return "round_robin";
+  }
+}
+
+}  // namespace hawser::config

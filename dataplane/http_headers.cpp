@@ -1,0 +1,101 @@
+#include "dataplane/http_headers.h"
+
+#include <boost/beast/http/field.hpp>
+
+#include <cstdio>
+#include <random>
+#include <vector>
+
+namespace hawser {
+namespace http = boost::beast::http;
+
+namespace {
+// Splits a comma-separated token list, trimming optional white space.
+template <class Fn>
+void forEachToken(std::string_view list, Fn fn) {
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto token = list.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (!token.empty()) fn(token);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
+void removeHopByHop(http::fields& f, bool keep_upgrade) {
+  std::vector<std::string> named;
+  for (auto it = f.find(http::field::connection); it != f.end() && it->name() == http::field::connection; ++it) {
+    forEachToken(it->value(), [&](std::string_view t) {
+      if (keep_upgrade && iequals(t, "upgrade")) return;
+      if (iequals(t, "transfer-encoding") || iequals(t, "content-length")) return;  // framing is ours
+      named.emplace_back(t);
+    });
+  }
+  for (const auto& n : named) f.erase(n);
+  f.erase(http::field::connection);
+  f.erase(http::field::keep_alive);
+  f.erase(http::field::proxy_connection);
+  f.erase(http::field::proxy_authorization);
+  f.erase(http::field::proxy_authenticate);
+  f.erase(http::field::te);
+  if (!keep_upgrade) f.erase(http::field::upgrade);
+}
+
+bool isUpgradeRequest(const http::fields& f) {
+  if (f.find(http::field::upgrade) == f.end()) return false;
+  bool upgrade = false;
+  for (auto it = f.find(http::field::connection); it != f.end() && it->name() == http::field::connection; ++it) {
+    forEachToken(it->value(), [&](std::string_view t) { upgrade |= iequals(t, "upgrade"); });
+  }
+  return upgrade;
+}
+
+std::string applyForwardingHeaders(http::fields& f, std::string_view client_ip, std::string_view proto) {
+  if (auto it = f.find("x-forwarded-for"); it != f.end()) {
+    std::string v(it->value());
+    v.append(", ").append(client_ip);
+    f.set("x-forwarded-for", v);
+  } else {
+    f.set("x-forwarded-for", client_ip);
+  }
+  if (f.find("x-forwarded-proto") == f.end()) f.set("x-forwarded-proto", proto);
+  if (auto it = f.find(http::field::via); it != f.end()) {
+    std::string v(it->value());
+    v.append(", 1.1 hawser");
+    f.set(http::field::via, v);
+  } else {
+    f.set(http::field::via, "1.1 hawser");
+  }
+  auto id = f.find("x-request-id");
+  if (id != f.end() && !id->value().empty()) return std::string(id->value());
+  auto fresh = newRequestId();
+  f.set("x-request-id", fresh);
+  return fresh;
+}
+
+std::string newRequestId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+}  // namespace hawser

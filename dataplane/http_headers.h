@@ -1,0 +1,29 @@
+// Header rules a proxy must apply to every forwarded message (RFC 9110).
+#pragma once
+
+#include <boost/beast/http/fields.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace hawser {
+
+// Removes hop-by-hop fields (RFC 9110 7.6.1): Connection, every field it
+// names, Keep-Alive, Proxy-Connection, Proxy-Authorization,
+// Proxy-Authenticate, TE and, unless this is an upgrade, Upgrade.
+// Transfer-Encoding stays: it describes the framing hawser re-emits.
+void removeHopByHop(boost::beast::http::fields& f, bool keep_upgrade);
+
+// True when the request asks for a protocol upgrade (Connection: upgrade).
+bool isUpgradeRequest(const boost::beast::http::fields& f);
+
+// Appends the client address to x-forwarded-for, sets x-forwarded-proto when
+// absent, appends "1.1 hawser" to Via, and keeps or creates x-request-id.
+// Returns the request id.
+std::string applyForwardingHeaders(boost::beast::http::fields& f, std::string_view client_ip,
+                                   std::string_view proto);
+
+// A random RFC 4122 version 4 UUID.
+std::string newRequestId();
+
+}  // namespace hawser

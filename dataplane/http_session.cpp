@@ -1,0 +1,563 @@
+// One coroutine per downstream HTTP/1.1 connection. The whole path reads
+// top-down: read the request head, route, pick an endpoint, forward the head,
+// stream the body, stream the response back, log and count.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+
+#include <charconv>
+#include <optional>
+
+#include "dataplane/connection_guard.h"
+#include "dataplane/http_headers.h"
+#include "dataplane/local_reply.h"
+#include "dataplane/sessions.h"
+#include "dataplane/worker.h"
+#include "telemetry/access_log.h"
+#include "telemetry/metrics.h"
+
+namespace hawser {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+constexpr size_t kChunk = 64 * 1024;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool isParseError(const boost::system::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_version).category() &&
+         ec != http::error::end_of_stream && ec != http::error::need_buffer;
+}
+
+// Where one request goes.
+struct Route {
+  std::shared_ptr<Cluster> cluster;
+  discovery::EndpointPtr fixed;  // passthrough destination
+  std::string authority;
+};
+
+// Splits "host[:port]" (with [v6] support). Port 0 when absent.
+bool splitAuthority(std::string_view auth, std::string& host, uint16_t& port) {
+  port = 0;
+  if (auth.empty()) return false;
+  if (auth.front() == '[') {
+    auto close = auth.find(']');
+    if (close == std::string_view::npos) return false;
+    host = std::string(auth.substr(1, close - 1));
+    auth.remove_prefix(close + 1);
+    if (auth.empty()) return true;
+    if (auth.front() != ':') return false;
+    auth.remove_prefix(1);
+  } else {
+    auto colon = auth.rfind(':');
+    host = std::string(auth.substr(0, colon));
+    if (colon == std::string_view::npos) return !host.empty();
+    auth.remove_prefix(colon + 1);
+  }
+  unsigned p = 0;
+  auto [end, ec] = std::from_chars(auth.data(), auth.data() + auth.size(), p);
+  if (ec != std::errc() || end != auth.data() + auth.size() || p == 0 || p > 65535) return false;
+  port = static_cast<uint16_t>(p);
+  return !host.empty();
+}
+
+class HttpSession {
+ public:
+  HttpSession(Worker& w, tcp::socket s, std::string key)
+      : w_(w), down_(std::move(s)), guard_(w, down_.socket()), key_(std::move(key)) {
+    boost::system::error_code ec;
+    auto ep = down_.socket().remote_endpoint(ec);
+    client_ip_ = ec ? "unknown" : ep.address().to_string();
+  }
+
+  asio::awaitable<void> run() {
+    while (co_await handleOne()) {
+    }
+    boost::system::error_code ignored;
+    down_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    down_.close();
+  }
+
+ private:
+  // Per-request state, reset for each request on the connection.
+  struct Exchange {
+    Clock::time_point start;
+    Clock::time_point deadline = Clock::time_point::max();
+    std::string request_id;
+    std::string method;
+    std::string authority;
+    std::string path;
+    std::string upstream;
+    std::string_view reason;
+    unsigned status = 0;
+    unsigned version = 11;
+    uint64_t bytes_in = 0;
+    uint64_t bytes_out = 0;
+    telemetry::RequestStats* stats = nullptr;
+    bool response_started = false;
+  };
+
+  const ListenerSpec* listener() {
+    if (snap_ != w_.snapshot()) {
+      snap_ = w_.snapshot();
+      spec_ = snap_->findListener(key_);
+    }
+    return spec_;
+  }
+
+  void expire(beast::tcp_stream& s, milliseconds op_timeout, const Exchange& x) {
+    auto t = Clock::now() + op_timeout;
+    s.expires_at(std::min(t, x.deadline));
+  }
+
+  // Returns whether the connection may carry another request.
+  asio::awaitable<bool> handleOne() {
+    const auto* spec = listener();
+    if (!spec || w_.draining()) co_return false;
+    const auto& limits = snap_->config->limits;
+
+    // Wait for the first byte of the next request under the idle timeout,
+    // then give the whole head `header_timeout` (slowloris protection).
+    if (buf_.size() == 0) {
+      guard_.setIdle(true);
+      down_.expires_after(spec->timeouts.idle);
+      auto [ec, n] = co_await down_.async_read_some(buf_.prepare(8192), tok);
+      guard_.setIdle(false);
+      if (ec) co_return false;
+      buf_.commit(n);
+    }
+    Exchange x;
+    x.start = Clock::now();
+
+    http::request_parser<http::buffer_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(std::min<uint64_t>(limits.max_header_bytes, UINT32_MAX)));
+    if (limits.max_request_body_bytes) parser.body_limit(limits.max_request_body_bytes);
+    else parser.body_limit(boost::none);
+
+    down_.expires_after(limits.header_timeout);
+    auto [hec, hn] = co_await http::async_read_header(down_, buf_, parser, tok);
+    if (hec) {
+      if (hec == http::error::end_of_stream || hec == asio::error::eof || hec == asio::error::connection_reset) {
+        co_return false;
+      }
+      LocalReply r = LocalReply::bad_request;
+      if (hec == beast::error::timeout) r = LocalReply::header_timeout;
+      else if (hec == http::error::header_limit) r = LocalReply::header_too_large;
+      else if (hec == http::error::body_limit) r = LocalReply::body_too_large;
+      x.status = info(r).status;
+      co_await localReply(x, r, false);
+      finish(x, spec);
+      co_return false;
+    }
+    auto& req = parser.get();
+    x.version = req.version();
+    x.method = std::string(req.method_string());
+    x.path = std::string(req.target());
+    bool client_keep_alive = parser.keep_alive();
+    if (spec->cluster) x.stats = spec->cluster->stats[w_.id()];
+    const bool has_body = !parser.is_done();
+
+    size_t count = 0;
+    for (auto it = req.begin(); it != req.end(); ++it) ++count;
+    if (count > limits.max_headers) {
+      co_await localReply(x, LocalReply::too_many_headers, false);
+      finish(x, spec);
+      co_return false;
+    }
+
+    if (spec->kind == ListenerSpec::Kind::http_proxy && req.method() == http::verb::connect) {
+      co_await tunnel(x, req.target(), spec);
+      co_return false;
+    }
+
+    Route route;
+    if (!routeRequest(req, spec, route)) {
+      co_await localReply(x, LocalReply::not_found, client_keep_alive && !has_body);
+      finish(x, spec);
+      co_return client_keep_alive && !has_body;
+    }
+    x.authority = route.authority;
+    auto cluster = route.cluster;
+    x.stats = cluster->stats[w_.id()];
+    const auto& t = cluster->timeouts();
+    if (t.request.count() > 0) x.deadline = x.start + t.request;
+
+    // Rewrite the head for the upstream.
+    const bool upgrade = isUpgradeRequest(req);
+    bool expect_continue = false;
+    if (auto e = req.find(http::field::expect); e != req.end() && iequals(e->value(), "100-continue")) {
+      expect_continue = true;
+      req.erase(http::field::expect);
+    }
+    removeHopByHop(req, upgrade);
+    if (upgrade) req.set(http::field::connection, "upgrade");
+    x.request_id = applyForwardingHeaders(req, client_ip_, "http");
+    req.version(11);
+
+    // Pick an endpoint and connect; a refused or timed-out connect is tried
+    // once more on another endpoint (safe for every method: nothing was sent).
+    std::unique_ptr<UpstreamConnection> up;
+    discovery::EndpointPtr tried;
+    LocalReply failure = LocalReply::no_healthy_upstream;
+    for (int attempt = 0; attempt < 2 && !up; ++attempt) {
+      auto ep = route.fixed ? route.fixed : cluster->pick(w_.id(), tried.get());
+      if (!ep || (tried && ep == tried)) break;
+      tried = ep;
+      auto r = co_await w_.pool().acquire(ep, t.connect, t.idle);
+      if (r.ec) {
+        failure = LocalReply::upstream_connect_failure;
+        x.upstream = ep->key;
+        continue;
+      }
+      up = std::move(r.conn);
+    }
+    if (!up) {
+      co_await localReply(x, failure, client_keep_alive && !has_body);
+      finish(x, spec);
+      co_return client_keep_alive && !has_body && !w_.draining();
+    }
+    x.upstream = up->endpoint->key;
+    auto endpoint = up->endpoint;
+    endpoint->active_requests.fetch_add(1, std::memory_order_relaxed);
+    struct ActiveGuard {
+      discovery::Endpoint& e;
+      ~ActiveGuard() { e.active_requests.fetch_sub(1, std::memory_order_relaxed); }
+    } active{*endpoint};
+
+    // Send the head (and body), then read the response head. A pooled
+    // connection the upstream closed meanwhile fails before any response
+    // byte; when no body byte was consumed the exchange moves to a fresh one.
+    std::optional<http::serializer<true, http::buffer_body>> req_sr;
+    std::optional<http::response_parser<http::buffer_body>> rp;
+    beast::flat_buffer up_buf;
+    bool retried = false;
+    auto staleRetry = [&](const boost::system::error_code& e) {
+      return !has_body && up->reused && !retried &&
+             (e == asio::error::eof || e == asio::error::connection_reset || e == asio::error::broken_pipe ||
+              e == http::error::end_of_stream);
+    };
+    for (;;) {
+      if (!has_body) {
+        req.body().data = nullptr;
+        req.body().size = 0;
+        req.body().more = false;
+      }
+      req_sr.emplace(req);
+      expire(up->stream, t.idle, x);
+      auto [wec, wn] = has_body ? co_await http::async_write_header(up->stream, *req_sr, tok)
+                                : co_await http::async_write(up->stream, *req_sr, tok);
+      if (wec) {
+        if (staleRetry(wec) && co_await reconnect(up, t)) {
+          retried = true;
+          continue;
+        }
+        co_await localReply(x, LocalReply::upstream_reset, false);
+        finish(x, spec);
+        co_return false;
+      }
+      if (has_body) {
+        if (expect_continue) {
+          static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+          expire(down_, t.idle, x);
+          auto [cec, cn] = co_await asio::async_write(down_, asio::buffer(cont), tok);
+          if (cec) co_return false;
+        }
+        auto relay = co_await relayBody(parser, *req_sr, down_, buf_, up->stream, t.idle, x, x.bytes_in);
+        if (relay.ec) {
+          LocalReply r = LocalReply::upstream_reset;
+          if (relay.on_read) {
+            r = relay.ec == http::error::body_limit ? LocalReply::body_too_large
+                : relay.ec == beast::error::timeout ? LocalReply::upstream_timeout
+                : isParseError(relay.ec)            ? LocalReply::bad_request
+                                                    : LocalReply::upstream_reset;
+            if (r == LocalReply::upstream_reset) x.reason = "downstream-reset";
+          } else if (relay.ec == beast::error::timeout) {
+            r = LocalReply::upstream_timeout;
+          }
+          if (x.reason.empty()) co_await localReply(x, r, false);
+          finish(x, spec);
+          co_return false;
+        }
+      }
+
+      // The response head; 1xx informational responses pass through.
+      boost::system::error_code rec;
+      for (;;) {
+        rp.emplace();
+        rp->body_limit(boost::none);
+        rp->header_limit(256 * 1024);
+        if (req.method() == http::verb::head) rp->skip(true);
+        expire(up->stream, t.request.count() ? t.request : t.idle, x);
+        auto [e, rn] = co_await http::async_read_header(up->stream, up_buf, *rp, tok);
+        rec = e;
+        if (rec) break;
+        auto status = rp->get().result_int();
+        if (status < 100 || status >= 200 || status == 101) break;
+        http::response<http::empty_body> info_res{rp->get().result(), x.version};
+        for (const auto& f : rp->get()) info_res.insert(f.name_string(), f.value());
+        expire(down_, t.idle, x);
+        auto [iec, in] = co_await http::async_write(down_, info_res, tok);
+        if (iec) co_return false;
+      }
+      if (!rec) break;
+      if (staleRetry(rec) && up_buf.size() == 0 && co_await reconnect(up, t)) {
+        retried = true;
+        continue;
+      }
+      LocalReply r = rec == beast::error::timeout ? LocalReply::upstream_timeout
+                     : isParseError(rec)          ? LocalReply::bad_gateway
+                                                  : LocalReply::upstream_reset;
+      bool keep = client_keep_alive && !has_body;
+      co_await localReply(x, r, keep);
+      finish(x, spec);
+      co_return keep && !w_.draining();
+    }
+    auto& res = rp->get();
+    x.status = res.result_int();
+    x.response_started = true;
+
+    if (x.status == 101 && upgrade) {
+      expire(down_, t.idle, x);
+      http::response<http::empty_body> head{res.result(), x.version};
+      for (const auto& f : res) head.insert(f.name_string(), f.value());
+      auto [uec, un] = co_await http::async_write(down_, head, tok);
+      if (!uec) {
+        auto [a, b] = co_await splice(down_, up->stream, buf_, up_buf, t.idle);
+        x.bytes_in += a;
+        x.bytes_out += b;
+      }
+      finish(x, spec);
+      co_return false;
+    }
+
+    const bool upstream_keep_alive = rp->keep_alive();
+    removeHopByHop(res, false);
+    bool keep = client_keep_alive && !w_.draining();
+    res.version(x.version);
+    if (x.version < 11 && res.chunked()) {
+      res.chunked(false);  // HTTP/1.0 clients get a close-delimited body
+      keep = false;
+    }
+    res.keep_alive(keep);
+    http::serializer<false, http::buffer_body> res_sr{res};
+    if (rp->is_done()) {
+      res.body().data = nullptr;
+      res.body().size = 0;
+      res.body().more = false;
+    }
+    expire(down_, t.idle, x);
+    auto [hwec, hwn] = co_await http::async_write_header(down_, res_sr, tok);
+    boost::system::error_code body_ec = hwec;
+    if (!body_ec) body_ec = (co_await relayBody(*rp, res_sr, up->stream, up_buf, down_, t.idle, x, x.bytes_out)).ec;
+    if (body_ec) x.reason = body_ec == beast::error::timeout ? "upstream-timeout" : "stream-reset";
+    finish(x, spec);
+    if (!body_ec && upstream_keep_alive && up_buf.size() == 0) w_.pool().release(std::move(up));
+    co_return keep && !body_ec;
+  }
+
+  // Replaces `up` with a fresh connection to the same endpoint.
+  asio::awaitable<bool> reconnect(std::unique_ptr<UpstreamConnection>& up, const config::Timeouts& t) {
+    auto r = co_await w_.pool().acquire(up->endpoint, t.connect, t.idle, /*fresh=*/true);
+    if (r.ec) co_return false;
+    up = std::move(r.conn);
+    co_return true;
+  }
+
+  // Streams a message body from `in` to `out` in chunks of at most kChunk.
+  struct RelayResult {
+    boost::system::error_code ec;
+    bool on_read = false;  // failed reading the source (else writing the sink)
+  };
+
+  template <bool isRequest>
+  asio::awaitable<RelayResult> relayBody(http::parser<isRequest, http::buffer_body>& p,
+                                                       http::serializer<isRequest, http::buffer_body>& sr,
+                                                       beast::tcp_stream& in, beast::flat_buffer& in_buf,
+                                                       beast::tcp_stream& out, milliseconds idle, const Exchange& x,
+                                                       uint64_t& moved) {
+    if (!chunk_) chunk_ = std::make_unique<char[]>(kChunk);
+    char* chunk = chunk_.get();
+    while (!sr.is_done()) {
+      if (!p.is_done()) {
+        p.get().body().data = chunk;
+        p.get().body().size = kChunk;
+        expire(in, idle, x);
+        auto [ec, n] = co_await http::async_read_some(in, in_buf, p, tok);
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) co_return RelayResult{ec, true};
+        p.get().body().size = kChunk - p.get().body().size;
+        p.get().body().data = chunk;
+        p.get().body().more = !p.is_done();
+        moved += p.get().body().size;
+      } else {
+        p.get().body().data = nullptr;
+        p.get().body().size = 0;
+        p.get().body().more = false;
+      }
+      expire(out, idle, x);
+      auto [wec, wn] = co_await http::async_write(out, sr, tok);
+      if (wec == http::error::need_buffer) wec = {};
+      if (wec) co_return RelayResult{wec, false};
+    }
+    co_return RelayResult{};
+  }
+
+  // Chooses the cluster (or passthrough address) for a request and rewrites
+  // an absolute-form target to origin-form.
+  bool routeRequest(http::request<http::buffer_body>& req, const ListenerSpec* spec, Route& route) {
+    if (spec->kind != ListenerSpec::Kind::http_proxy) {
+      route.cluster = spec->cluster;
+      route.authority = std::string(req[http::field::host]);
+      return true;
+    }
+    std::string_view target = req.target();
+    std::string authority;
+    if (target.size() > 7 && iequals(target.substr(0, 7), "http://")) {
+      auto rest = target.substr(7);
+      auto slash = rest.find_first_of("/?");
+      authority = std::string(rest.substr(0, slash));
+      std::string path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+      if (path[0] == '?') path.insert(0, "/");
+      req.target(path);
+      req.set(http::field::host, authority);
+    } else {
+      authority = std::string(req[http::field::host]);
+    }
+    route.authority = authority;
+    std::string host;
+    uint16_t port = 0;
+    if (!splitAuthority(authority, host, port)) return false;
+    if (auto c = snap_->service(host)) {
+      route.cluster = c;
+      return true;
+    }
+    if (!snap_->config->outbound.passthrough || !snap_->passthrough) return false;
+    route.cluster = snap_->passthrough;
+    route.fixed = std::make_shared<discovery::Endpoint>(host, port ? port : 80);
+    return true;
+  }
+
+  // CONNECT host:port on the http_proxy listener: a service name goes to one
+  // of its endpoints; any other address is dialled as it is (passthrough).
+  asio::awaitable<void> tunnel(Exchange& x, std::string_view target, const ListenerSpec* spec) {
+    x.authority = std::string(target);
+    std::string host;
+    uint16_t port = 0;
+    if (!splitAuthority(target, host, port) || port == 0) {
+      co_await localReply(x, LocalReply::bad_request, false);
+      finish(x, spec);
+      co_return;
+    }
+    discovery::EndpointPtr ep;
+    config::Timeouts t;
+    auto cluster = snap_->service(host);
+    if (cluster) {
+      t = cluster->timeouts();
+    } else if (snap_->config->outbound.passthrough) {
+      cluster = snap_->passthrough;
+      ep = std::make_shared<discovery::Endpoint>(host, port);
+    } else {
+      co_await localReply(x, LocalReply::not_found, false);
+      finish(x, spec);
+      co_return;
+    }
+    x.stats = cluster->stats[w_.id()];
+    std::unique_ptr<UpstreamConnection> up;
+    discovery::EndpointPtr tried;
+    for (int attempt = 0; attempt < 2 && !up; ++attempt) {
+      auto pick = ep ? ep : cluster->pick(w_.id(), tried.get());
+      if (!pick || (tried && pick == tried)) break;
+      tried = pick;
+      auto r = co_await w_.pool().connect(pick, t.connect);
+      up = std::move(r.conn);
+    }
+    if (!up) {
+      co_await localReply(x, tried ? LocalReply::upstream_connect_failure : LocalReply::no_healthy_upstream, false);
+      finish(x, spec);
+      co_return;
+    }
+    x.upstream = up->endpoint->key;
+    static constexpr std::string_view ok = "HTTP/1.1 200 Connection Established\r\n\r\n";
+    down_.expires_after(t.idle);
+    auto [ec, n] = co_await asio::async_write(down_, asio::buffer(ok), tok);
+    x.status = 200;
+    if (!ec) {
+      beast::flat_buffer none;
+      auto [a, b] = co_await splice(down_, up->stream, buf_, none, t.idle);
+      x.bytes_in = a;
+      x.bytes_out = b;
+    }
+    finish(x, spec);
+  }
+
+  asio::awaitable<void> localReply(Exchange& x, LocalReply r, bool keep_alive) {
+    const auto& i = info(r);
+    x.status = i.status;
+    x.reason = i.reason;
+    if (i.malformed) w_.metrics().malformed(i.metric_label).Increment();
+    w_.metrics().rejected(i.reason).Increment();
+    if (x.response_started) co_return;  // too late for a status: the caller closes
+    http::response<http::string_body> res{static_cast<http::status>(i.status), x.version >= 10 ? x.version : 11};
+    res.set(http::field::content_type, "text/plain");
+    res.set("x-hawser-reason", i.reason);
+    if (!x.request_id.empty()) res.set("x-request-id", x.request_id);
+    res.body() = std::string(i.reason) + "\n";
+    res.keep_alive(keep_alive && !w_.draining());
+    res.prepare_payload();
+    down_.expires_after(std::chrono::seconds(5));
+    co_await http::async_write(down_, res, tok);
+  }
+
+  // Counts and logs a finished exchange.
+  void finish(const Exchange& x, const ListenerSpec* spec) {
+    if (x.stats) {
+      x.stats->record(x.status, std::chrono::duration<double>(Clock::now() - x.start).count());
+    }
+    auto& log = w_.accessLog();
+    if (!log.enabled()) return;
+    telemetry::AccessRecord r;
+    r.request_id = x.request_id;
+    r.direction = spec->kind == ListenerSpec::Kind::inbound ? "inbound" : "outbound";
+    r.method = x.method;
+    r.authority = x.authority;
+    r.path = x.path;
+    r.upstream = x.upstream;
+    r.reason = x.reason;
+    r.status = x.status;
+    r.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - x.start).count();
+    r.bytes_received = x.bytes_in;
+    r.bytes_sent = x.bytes_out;
+    log.write(r);
+  }
+
+  Worker& w_;
+  beast::tcp_stream down_;
+  ConnectionGuard guard_;
+  std::string key_;
+  std::string client_ip_;
+  beast::flat_buffer buf_;
+  std::shared_ptr<const Snapshot> snap_;
+  const ListenerSpec* spec_ = nullptr;
+  std::unique_ptr<char[]> chunk_;
+};
+
+}  // namespace
+
+asio::awaitable<void> serveHttp(Worker& w, tcp::socket s, std::string listener_key) {
+  HttpSession session(w, std::move(s), std::move(listener_key));
+  co_await session.run();
+}
+
+}  // namespace hawser

@@ -1,0 +1,289 @@
+#include "dataplane/server.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
+
+#include <csignal>
+#include <fstream>
+
+#include "dataplane/admin_server.h"
+#include "dataplane/config/config_json.h"
+#include "telemetry/log.h"
+
+namespace hawser {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+namespace {
+tcp::endpoint resolve(asio::io_context& ctx, const config::Address& a) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(a.host, ec);
+  if (!ec) return {addr, a.port};
+  tcp::resolver resolver(ctx);
+  auto results = resolver.resolve(a.host, std::to_string(a.port), ec);
+  if (ec || results.empty()) throw std::runtime_error("cannot resolve " + a.str() + ": " + ec.message());
+  return *results.begin();
+}
+
+std::string str(const tcp::endpoint& ep) {
+  auto a = ep.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+}  // namespace
+
+Server::Server(config::Config cfg, ServerOptions options)
+    : options_(std::move(options)), metrics_(cfg.workers), access_log_(cfg.access_log.path) {
+  for (unsigned i = 0; i < cfg.workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, metrics_.worker(i), access_log_));
+  }
+  snapshot_ = compileSnapshot(std::make_shared<const config::Config>(std::move(cfg)), nullptr, metrics_);
+  admin_ = std::make_unique<AdminServer>(main_, *this);
+}
+
+Server::~Server() {
+  for (auto& w : workers_) w->stop();
+}
+
+double Server::uptimeSeconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
+Server::BoundListener Server::bind(const ListenerSpec& spec) {
+  BoundListener b{spec.name, spec.kind, resolve(main_, spec.address), {}};
+  for (auto& w : workers_) {
+    auto acc = std::make_shared<tcp::acceptor>(w->context());
+    boost::system::error_code ec;
+    acc->open(b.endpoint.protocol(), ec);
+    if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acc->set_option(reuse_port(true), ec);
+    if (!ec) acc->bind(b.endpoint, ec);
+    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error("listener " + spec.name + ": cannot listen on " + str(b.endpoint) + ": " +
+                               ec.message());
+    }
+    b.endpoint = acc->local_endpoint();  // the port picked for ":0" is shared by every worker
+    b.per_worker.push_back(std::move(acc));
+  }
+  return b;
+}
+
+void Server::publish(std::shared_ptr<const Snapshot> snap, std::map<std::string, BoundListener> added,
+                     std::vector<std::string> removed) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    std::vector<std::pair<std::string, std::shared_ptr<tcp::acceptor>>> adds;
+    for (auto& [key, b] : added) adds.emplace_back(key, b.per_worker[i]);
+    asio::post(workers_[i]->context(), [w = workers_[i].get(), snap, adds, removed] {
+      w->setSnapshot(snap);
+      for (const auto& [key, acc] : adds) w->addListener(key, acc);
+      for (const auto& key : removed) w->removeListener(key);
+    });
+  }
+  for (const auto& key : removed) bound_.erase(key);
+  for (auto& [key, b] : added) bound_.emplace(key, std::move(b));
+  snapshot_ = std::move(snap);
+  for (const auto& c : snapshot_->clusters) {
+    metrics_.main().endpoints.Add({{"service", c->name()}, {"state", "healthy"}}).Set(
+        static_cast<double>(c->latest()->size()));
+  }
+  // File sources of clusters that are gone stop being polled; new ones start.
+  for (auto it = file_sources_.begin(); it != file_sources_.end();) {
+    auto f = snapshot_->file_sources.find(it->first);
+    if (f == snapshot_->file_sources.end() || f->second != it->second.path()) it = file_sources_.erase(it);
+    else ++it;
+  }
+  for (const auto& [name, path] : snapshot_->file_sources) {
+    if (!file_sources_.count(name)) {
+      discovery::FileSource source(path);
+      discovery::FileParseResult ignored;
+      source.poll(ignored);  // the snapshot compile already read this version
+      file_sources_.emplace(name, std::move(source));
+    }
+  }
+}
+
+void Server::startFileDiscovery() {
+  file_timer_.expires_after(std::chrono::milliseconds(500));
+  file_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    pollFiles();
+    startFileDiscovery();
+  });
+}
+
+void Server::pollFiles() {
+  for (auto& [name, source] : file_sources_) {
+    discovery::FileParseResult r;
+    if (!source.poll(r)) continue;
+    auto cluster = snapshot_->service(name);
+    if (!cluster) continue;
+    if (!r.error.empty()) {
+      metrics_.main().discovery_errors.Increment();
+      log::warn("file discovery failed; keeping the last endpoints",
+                {{"service", name}, {"file", source.path()}, {"error", r.error}});
+      continue;
+    }
+    auto set = discovery::mergeEndpoints(cluster->latest().get(), r.endpoints);
+    cluster->setLatest(set);
+    for (auto& w : workers_) {
+      asio::post(w->context(), [cluster, set, id = w->id()] { cluster->install(id, set); });
+    }
+    metrics_.main().endpoints.Add({{"service", name}, {"state", "healthy"}}).Set(static_cast<double>(set->size()));
+    log::info("endpoints updated", {{"service", name}, {"count", set->size()}, {"source", "file"}});
+  }
+}
+
+std::string Server::reload() {
+  if (state_ == State::draining) return "the proxy is draining";
+  try {
+    auto cfg = config::loadFromEnvironmentOr(options_.config_path);
+    if (cfg.workers != workers_.size()) {
+      log::warn("a change of workers needs a restart; keeping the current count",
+                {{"workers", workers_.size()}, {"configured", cfg.workers}});
+      cfg.workers = static_cast<unsigned>(workers_.size());
+    }
+    if (!(cfg.admin == snapshot_->config->admin)) {
+      log::warn("a change of admin.address needs a restart", {{"address", snapshot_->config->admin.str()}});
+    }
+    auto snap = compileSnapshot(std::make_shared<const config::Config>(std::move(cfg)), snapshot_.get(), metrics_);
+    std::map<std::string, BoundListener> added;
+    std::vector<std::string> removed;
+    for (const auto& l : snap->listeners) {
+      if (!bound_.count(l.key())) added.emplace(l.key(), bind(l));
+    }
+    for (const auto& [key, b] : bound_) {
+      if (!snap->findListener(key)) removed.push_back(key);
+    }
+    publish(std::move(snap), std::move(added), std::move(removed));
+    metrics_.main().reloads_success.Increment();
+    log::info("configuration reloaded", {{"source", snapshot_->config->source}});
+    return "";
+  } catch (const std::exception& e) {
+    metrics_.main().reloads_failure.Increment();
+    log::error("configuration reload rejected; the previous configuration keeps serving", {{"error", e.what()}});
+    return e.what();
+  }
+}
+
+void Server::drain() {
+  if (state_ == State::draining) return;
+  state_ = State::draining;
+  auto timeout = snapshot_->config->drain_timeout;
+  log::info("draining", {{"timeout", config::formatDuration(timeout)}});
+  for (auto& w : workers_) asio::post(w->context(), [w = w.get()] { w->beginDrain(); });
+  drain_deadline_ = std::chrono::steady_clock::now() + timeout;
+  waitForDrain();
+}
+
+void Server::waitForDrain() {
+  int active = 0;
+  for (auto& w : workers_) active += w->activeConnections();
+  bool expired = std::chrono::steady_clock::now() >= drain_deadline_;
+  if (active == 0 || expired) {
+    if (active) log::warn("drain timeout: closing remaining connections", {{"connections", active}});
+    log::info("drained; exiting");
+    admin_->stop();
+    file_timer_.cancel();
+    main_.stop();
+    return;
+  }
+  drain_timer_.expires_after(std::chrono::milliseconds(25));
+  drain_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) waitForDrain();
+  });
+}
+
+void Server::handleSignals() {
+  auto signals = std::make_shared<asio::signal_set>(main_, SIGTERM, SIGINT, SIGHUP);
+  auto handler = std::make_shared<std::function<void(boost::system::error_code, int)>>();
+  *handler = [this, signals, handler](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      reload();
+    } else {
+      drain();
+    }
+    signals->async_wait(*handler);
+  };
+  signals->async_wait(*handler);
+}
+
+int Server::run() {
+  try {
+    admin_->listen(resolve(main_, snapshot_->config->admin));
+    std::map<std::string, BoundListener> added;
+    for (const auto& l : snapshot_->listeners) added.emplace(l.key(), bind(l));
+    for (auto& w : workers_) w->start();
+    publish(snapshot_, std::move(added), {});
+  } catch (const std::exception& e) {
+    log::error("startup failed", {{"error", e.what()}});
+    return 1;
+  }
+  auto admin_address = str(admin_->endpoint());
+  if (!options_.admin_address_path.empty()) {
+    std::ofstream out(options_.admin_address_path + ".tmp");
+    out << admin_address;
+    out.close();
+    std::rename((options_.admin_address_path + ".tmp").c_str(), options_.admin_address_path.c_str());
+  }
+  handleSignals();
+  startFileDiscovery();
+  state_ = State::live;
+  for (const auto& [key, b] : bound_) {
+    log::info("listening", {{"listener", b.name}, {"kind", name(b.kind)}, {"address", str(b.endpoint)}});
+  }
+  log::info("hawser is live", {{"admin", admin_address}, {"workers", workers_.size()}, {"version", HAWSER_VERSION}});
+  main_.run();
+  for (auto& w : workers_) w->stop();
+  workers_.clear();
+  return exit_code_;
+}
+
+std::string Server::configDumpJson() const {
+  return boost::json::serialize(config::toJson(*snapshot_->config)) + "\n";
+}
+
+std::string Server::clustersJson() const {
+  boost::json::array clusters;
+  for (const auto& c : snapshot_->clusters) {
+    boost::json::array eps;
+    for (const auto& e : *c->latest()) {
+      boost::json::object o;
+      o["address"] = e->key;
+      o["health"] = "healthy";
+      o["ejected"] = false;
+      o["active_requests"] = e->active_requests.load(std::memory_order_relaxed);
+      eps.push_back(std::move(o));
+    }
+    boost::json::object o;
+    o["name"] = c->name();
+    o["endpoints"] = std::move(eps);
+    clusters.push_back(std::move(o));
+  }
+  boost::json::object root;
+  root["clusters"] = std::move(clusters);
+  return boost::json::serialize(root) + "\n";
+}
+
+std::string Server::listenersJson() const {
+  boost::json::array list;
+  boost::json::object admin;
+  admin["name"] = "admin";
+  admin["kind"] = "admin";
+  admin["address"] = str(admin_->endpoint());
+  list.push_back(std::move(admin));
+  for (const auto& [key, b] : bound_) {
+    boost::json::object o;
+    o["name"] = b.name;
+    o["kind"] = name(b.kind);
+    o["address"] = str(b.endpoint);
+    list.push_back(std::move(o));
+  }
+  boost::json::object root;
+  root["listeners"] = std::move(list);
+  return boost::json::serialize(root) + "\n";
+}
+
+}  // namespace hawser

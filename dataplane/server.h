@@ -1,0 +1,87 @@
+// The proxy process: the main io_context (admin, signals, reload, discovery
+// polling, drain) and the workers. Everything here runs on the main thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/config/config.h"
+#include "dataplane/snapshot.h"
+#include "dataplane/worker.h"
+#include "discovery/file_source.h"
+#include "telemetry/access_log.h"
+#include "telemetry/metrics.h"
+
+namespace hawser {
+
+class AdminServer;
+
+struct ServerOptions {
+  std::string config_path;         // empty: HAWSER_CONFIG / HAWSER_CONFIG_YAML
+  std::string admin_address_path;  // where to write the bound admin address
+};
+
+class Server {
+ public:
+  enum class State { pre_initializing, live, draining };
+
+  Server(config::Config cfg, ServerOptions options);
+  ~Server();
+
+  // Binds, starts the workers and serves until drained. Returns the exit code.
+  int run();
+
+  // --- for the admin server (main thread) ---
+  State state() const { return state_; }
+  bool ready() const { return state_ == State::live; }
+  double uptimeSeconds() const;
+  std::string configDumpJson() const;
+  std::string clustersJson() const;
+  std::string listenersJson() const;
+  std::string metricsText() const { return metrics_.serialize(); }
+  const std::string& metricsPath() const { return snapshot_->config->metrics_path; }
+  // Re-reads the configuration; on failure keeps the old one. Returns the error.
+  std::string reload();
+  void drain();
+
+ private:
+  struct BoundListener {
+    std::string name;
+    ListenerSpec::Kind kind;
+    boost::asio::ip::tcp::endpoint endpoint;  // the address actually bound
+    std::vector<std::shared_ptr<boost::asio::ip::tcp::acceptor>> per_worker;
+  };
+
+  BoundListener bind(const ListenerSpec& spec);  // throws std::runtime_error
+  void publish(std::shared_ptr<const Snapshot> snap, std::map<std::string, BoundListener> added,
+               std::vector<std::string> removed);
+  void startFileDiscovery();
+  void pollFiles();
+  void waitForDrain();
+  void handleSignals();
+
+  ServerOptions options_;
+  boost::asio::io_context main_{1};
+  telemetry::Metrics metrics_;
+  telemetry::AccessLog access_log_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::map<std::string, BoundListener> bound_;  // by ListenerSpec::key()
+  std::unique_ptr<AdminServer> admin_;
+  State state_ = State::pre_initializing;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point drain_deadline_;
+  boost::asio::steady_timer file_timer_{main_};
+  boost::asio::steady_timer drain_timer_{main_};
+  std::map<std::string, discovery::FileSource> file_sources_;  // by cluster name
+  int exit_code_ = 0;
+};
+
+}  // namespace hawser

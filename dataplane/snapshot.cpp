@@ -1,0 +1,130 @@
+#include "dataplane/snapshot.h"
+
+#include "discovery/file_source.h"
+#include "telemetry/metrics.h"
+
+namespace hawser {
+namespace {
+
+bool sameCluster(const config::Service& a, const config::Service& b) {
+  return a.protocol == b.protocol && a.load_balancer == b.load_balancer &&
+         a.timeouts.connect == b.timeouts.connect && a.timeouts.request == b.timeouts.request &&
+         a.timeouts.idle == b.timeouts.idle && a.discovery.kind == b.discovery.kind &&
+         a.discovery.endpoints == b.discovery.endpoints && a.discovery.file == b.discovery.file;
+}
+
+const config::Service* findService(const config::Config& c, const std::string& name) {
+  for (const auto& s : c.outbound.services) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<Cluster> makeCluster(const std::string& name, const config::Timeouts& t, config::LoadBalancer lb,
+                                     config::Protocol protocol, unsigned workers, telemetry::Metrics& metrics,
+                                     std::string_view direction, std::string_view service_label,
+                                     const Cluster* previous) {
+  auto c = std::make_shared<Cluster>(name, t, lb, protocol, workers);
+  for (unsigned w = 0; w < workers; ++w) {
+    c->stats.push_back(&metrics.worker(w).requestStats(direction, service_label, "unknown"));
+  }
+  (void)previous;
+  return c;
+}
+
+void installEverywhere(Cluster& c, unsigned workers, std::shared_ptr<const discovery::EndpointSet> set) {
+  c.setLatest(set);
+  for (unsigned w = 0; w < workers; ++w) c.install(w, set);
+}
+
+std::vector<std::pair<std::string, uint16_t>> toPairs(const std::vector<config::Address>& a) {
+  std::vector<std::pair<std::string, uint16_t>> out;
+  for (const auto& x : a) out.emplace_back(x.host, x.port);
+  return out;
+}
+
+}  // namespace
+
+std::string ListenerSpec::key() const {
+  return std::string(hawser::name(kind)) + "|" + name + "|" + address.str() + "|" + config::name(protocol);
+}
+
+const char* name(ListenerSpec::Kind k) {
+  switch (k) {
+    case ListenerSpec::Kind::outbound: return "outbound";
+    case ListenerSpec::Kind::http_proxy: return "http_proxy";
+    default: return "inbound";
+  }
+}
+
+const ListenerSpec* Snapshot::findListener(const std::string& key) const {
+  for (const auto& l : listeners) {
+    if (l.key() == key) return &l;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<Cluster> Snapshot::service(std::string_view name) const {
+  auto it = services.find(std::string(name));
+  return it == services.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Config> cfg,
+                                                const Snapshot* previous, telemetry::Metrics& metrics) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->config = cfg;
+  const unsigned workers = cfg->workers;
+  const std::string local_service = cfg->node.service.empty() ? "local" : cfg->node.service;
+
+  for (const auto& in : cfg->inbound) {
+    auto cluster = makeCluster("inbound|" + in.name, in.timeouts, config::LoadBalancer::round_robin, in.protocol,
+                               workers, metrics, "inbound", local_service, nullptr);
+    installEverywhere(*cluster, workers, discovery::mergeEndpoints(nullptr, {{in.app.host, in.app.port}}));
+    snap->clusters.push_back(cluster);
+    snap->listeners.push_back({in.name, ListenerSpec::Kind::inbound, in.listen, in.protocol, cluster, in.timeouts});
+  }
+
+  for (const auto& svc : cfg->outbound.services) {
+    std::shared_ptr<Cluster> cluster;
+    if (previous) {
+      auto old = previous->service(svc.name);
+      const auto* old_cfg = findService(*previous->config, svc.name);
+      if (old && old_cfg && sameCluster(*old_cfg, svc)) cluster = old;
+    }
+    if (!cluster) {
+      auto old = previous ? previous->service(svc.name) : nullptr;
+      cluster = makeCluster(svc.name, svc.timeouts, svc.load_balancer, svc.protocol, workers, metrics, "outbound",
+                            svc.name, old.get());
+      auto old_set = old ? old->latest() : nullptr;
+      if (svc.discovery.kind == config::Discovery::Kind::static_list) {
+        installEverywhere(*cluster, workers, discovery::mergeEndpoints(old_set.get(), toPairs(svc.discovery.endpoints)));
+      } else {
+        discovery::FileSource source(svc.discovery.file);
+        discovery::FileParseResult r;
+        source.poll(r);
+        if (!r.error.empty()) {
+          throw config::ConfigError(cfg->source + ": outbound.services[" + svc.name +
+                                    "].discovery.file: " + r.error);
+        }
+        installEverywhere(*cluster, workers, discovery::mergeEndpoints(old_set.get(), r.endpoints));
+      }
+    }
+    if (svc.discovery.kind == config::Discovery::Kind::file) snap->file_sources[svc.name] = svc.discovery.file;
+    snap->services[svc.name] = cluster;
+    snap->clusters.push_back(cluster);
+    if (svc.alias) {
+      snap->listeners.push_back(
+          {svc.name, ListenerSpec::Kind::outbound, *svc.alias, svc.protocol, cluster, svc.timeouts});
+    }
+  }
+
+  if (cfg->outbound.http_proxy) {
+    snap->passthrough = makeCluster("passthrough", config::Timeouts{}, config::LoadBalancer::round_robin,
+                                    config::Protocol::http, workers, metrics, "outbound", "passthrough", nullptr);
+    snap->listeners.push_back({"http_proxy", ListenerSpec::Kind::http_proxy, *cfg->outbound.http_proxy,
+                               config::Protocol::http, nullptr, config::Timeouts{}});
+  }
+  return snap;
+}
+
+}  // namespace hawser

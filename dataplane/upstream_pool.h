@@ -1,0 +1,60 @@
+// Per-worker keep-alive connections to upstream endpoints. Only the owning
+// worker's thread touches a pool, so it needs no lock.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "discovery/endpoint.h"
+
+namespace hawser::telemetry {
+class WorkerMetrics;
+}
+
+namespace hawser {
+
+struct UpstreamConnection {
+  UpstreamConnection(boost::beast::tcp_stream s, discovery::EndpointPtr ep, telemetry::WorkerMetrics& m);
+  ~UpstreamConnection();
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
+
+  boost::beast::tcp_stream stream;
+  discovery::EndpointPtr endpoint;
+  std::chrono::steady_clock::time_point idle_since;
+  bool reused = false;
+  telemetry::WorkerMetrics& metrics;
+};
+
+class UpstreamPool {
+ public:
+  UpstreamPool(boost::asio::any_io_executor ex, telemetry::WorkerMetrics& metrics) : ex_(ex), metrics_(metrics) {}
+
+  struct Result {
+    boost::system::error_code ec;
+    std::unique_ptr<UpstreamConnection> conn;
+  };
+  // An idle connection to `ep` still alive and idle less than `max_idle`,
+  // or a new one connected within `connect_timeout`.
+  boost::asio::awaitable<Result> acquire(const discovery::EndpointPtr& ep, std::chrono::milliseconds connect_timeout,
+                                         std::chrono::milliseconds max_idle, bool fresh = false);
+  // Connects without consulting the pool (tunnels, passthrough).
+  boost::asio::awaitable<Result> connect(const discovery::EndpointPtr& ep, std::chrono::milliseconds timeout);
+  void release(std::unique_ptr<UpstreamConnection> conn);
+  void clear() { idle_.clear(); }
+  size_t idleCount() const;
+
+ private:
+  static constexpr size_t kMaxIdlePerEndpoint = 256;
+  boost::asio::any_io_executor ex_;
+  telemetry::WorkerMetrics& metrics_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
+};
+
+}  // namespace hawser

@@ -1,0 +1,97 @@
+#include "dataplane/worker.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "dataplane/sessions.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
+
+namespace hawser {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+asio::awaitable<void> acceptLoop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, std::string key) {
+  constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+  for (;;) {
+    auto [ec, socket] = co_await acceptor->async_accept(tok);
+    if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+    if (ec) {
+      // Out of descriptors or memory: back off instead of spinning or dying.
+      log::warn("accept failed", {{"error", ec.message()}, {"listener", key}});
+      asio::steady_timer t(w.context(), std::chrono::milliseconds(100));
+      co_await t.async_wait(tok);
+      continue;
+    }
+    const auto* spec = w.snapshot()->findListener(key);
+    if (!spec) continue;  // removed by a reload; the socket closes
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    w.metrics().downstream_accepted.Increment();
+    if (spec->protocol == config::Protocol::tcp) {
+      asio::co_spawn(w.context(), serveTcp(w, std::move(socket), key), asio::detached);
+    } else {
+      asio::co_spawn(w.context(), serveHttp(w, std::move(socket), key), asio::detached);
+    }
+  }
+}
+}  // namespace
+
+Worker::Worker(unsigned id, telemetry::WorkerMetrics& metrics, telemetry::AccessLog& access_log)
+    : id_(id), metrics_(metrics), access_log_(access_log), pool_(ctx_.get_executor(), metrics) {}
+
+Worker::~Worker() { stop(); }
+
+void Worker::start() {
+  thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(ctx_);
+    ctx_.run();
+  });
+}
+
+void Worker::stop() {
+  ctx_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::addListener(const std::string& key, std::shared_ptr<tcp::acceptor> acceptor) {
+  acceptors_[key] = acceptor;
+  asio::co_spawn(ctx_, acceptLoop(*this, acceptor, key), asio::detached);
+}
+
+void Worker::removeListener(const std::string& key) {
+  auto it = acceptors_.find(key);
+  if (it == acceptors_.end()) return;
+  boost::system::error_code ignored;
+  it->second->close(ignored);
+  acceptors_.erase(it);
+}
+
+void Worker::beginDrain() {
+  draining_ = true;
+  boost::system::error_code ignored;
+  for (auto& [key, acceptor] : acceptors_) acceptor->close(ignored);
+  acceptors_.clear();
+  for (auto& c : connections_) {
+    if (c.idle) c.socket->shutdown(tcp::socket::shutdown_both, ignored);
+  }
+  pool_.clear();
+}
+
+std::list<ConnectionEntry>::iterator Worker::track(tcp::socket* s) {
+  active_.fetch_add(1, std::memory_order_relaxed);
+  metrics_.downstream_active.Increment();
+  return connections_.insert(connections_.end(), ConnectionEntry{s, false});
+}
+
+void Worker::untrack(std::list<ConnectionEntry>::iterator it) {
+  connections_.erase(it);
+  metrics_.downstream_active.Decrement();
+  active_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace hawser

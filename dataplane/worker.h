@@ -1,0 +1,77 @@
+// One worker: a thread running its own io_context, its own SO_REUSEPORT
+// acceptors, connection pool and snapshot pointer. Nothing in it is shared
+// with other workers; the main thread talks to it only through post().
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "dataplane/snapshot.h"
+#include "dataplane/upstream_pool.h"
+
+namespace hawser::telemetry {
+class WorkerMetrics;
+class AccessLog;
+}  // namespace hawser::telemetry
+
+namespace hawser {
+
+// A downstream connection as the worker sees it, for drain.
+struct ConnectionEntry {
+  boost::asio::ip::tcp::socket* socket = nullptr;
+  bool idle = false;  // waiting for the next request on a kept-alive connection
+};
+
+class Worker {
+ public:
+  Worker(unsigned id, telemetry::WorkerMetrics& metrics, telemetry::AccessLog& access_log);
+  ~Worker();
+
+  unsigned id() const { return id_; }
+  boost::asio::io_context& context() { return ctx_; }
+  telemetry::WorkerMetrics& metrics() { return metrics_; }
+  telemetry::AccessLog& accessLog() { return access_log_; }
+  UpstreamPool& pool() { return pool_; }
+
+  void start();
+  void stop();  // stops the io_context and joins the thread
+
+  // --- worker thread only ---
+  const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
+  void setSnapshot(std::shared_ptr<const Snapshot> s) { snapshot_ = std::move(s); }
+  bool draining() const { return draining_; }
+  // Starts accepting on an acceptor the main thread bound for this worker.
+  void addListener(const std::string& key, std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
+  void removeListener(const std::string& key);
+  // Closes every listener and idle keep-alive connection; busy ones close
+  // after their current response.
+  void beginDrain();
+
+  std::list<ConnectionEntry>::iterator track(boost::asio::ip::tcp::socket* s);
+  void untrack(std::list<ConnectionEntry>::iterator it);
+
+  // Readable from any thread.
+  int activeConnections() const { return active_.load(std::memory_order_relaxed); }
+
+ private:
+  unsigned id_;
+  boost::asio::io_context ctx_{1};
+  telemetry::WorkerMetrics& metrics_;
+  telemetry::AccessLog& access_log_;
+  UpstreamPool pool_;
+  std::thread thread_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  bool draining_ = false;
+  std::list<ConnectionEntry> connections_;
+  std::atomic<int> active_{0};
+  std::map<std::string, std::shared_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+};
+
+}  // namespace hawser

@@ -1,0 +1,36 @@
+#include "discovery/endpoint.h"
+
+#include <unordered_map>
+
+namespace hawser::discovery {
+
+static std::string makeKey(const std::string& host, uint16_t port) {
+  return host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port)
+                                             : host + ":" + std::to_string(port);
+}
+
+Endpoint::Endpoint(std::string h, uint16_t p, std::map<std::string, std::string> attrs)
+    : host(std::move(h)), port(p), key(makeKey(host, p)), attributes(std::move(attrs)) {}
+
+std::shared_ptr<const EndpointSet> mergeEndpoints(const EndpointSet* previous,
+                                                  std::vector<std::pair<std::string, uint16_t>> addresses) {
+  std::unordered_map<std::string, EndpointPtr> old;
+  if (previous) {
+    for (const auto& e : *previous) old.emplace(e->key, e);
+  }
+  auto set = std::make_shared<EndpointSet>();
+  for (auto& [host, port] : addresses) {
+    auto key = makeKey(host, port);
+    if (auto it = old.find(key); it != old.end()) {
+      set->push_back(it->second);
+      old.erase(it);  // a duplicate address appears once
+    } else {
+      bool dup = false;
+      for (const auto& e : *set) dup |= e->key == key;
+      if (!dup) set->push_back(std::make_shared<Endpoint>(host, port));
+    }
+  }
+  return set;
+}
+
+}  // namespace hawser::discovery

@@ -1,0 +1,31 @@
+// An upstream endpoint as discovery finds it. Shared (by pointer) between the
+// endpoint sets of successive updates, so per-host state survives updates.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace hawser::discovery {
+
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string key;  // "host:port", also the connection pool key
+  std::map<std::string, std::string> attributes;
+  std::atomic<int32_t> active_requests{0};  // across workers; relaxed
+
+  Endpoint(std::string h, uint16_t p, std::map<std::string, std::string> attrs = {});
+};
+
+using EndpointPtr = std::shared_ptr<Endpoint>;
+using EndpointSet = std::vector<EndpointPtr>;
+
+// Builds the new set, reusing the Endpoint objects of `previous` with the same key.
+std::shared_ptr<const EndpointSet> mergeEndpoints(const EndpointSet* previous,
+                                                  std::vector<std::pair<std::string, uint16_t>> addresses);
+
+}  // namespace hawser::discovery

@@ -1,0 +1,37 @@
+// The `file` discovery source: a YAML list of "host:port" strings, re-read
+// when the file changes. Parsing is pure; the caller owns the polling timer.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hawser::discovery {
+
+struct FileParseResult {
+  std::vector<std::pair<std::string, uint16_t>> endpoints;
+  std::string error;  // empty on success
+};
+
+FileParseResult parseEndpointList(const std::string& text);
+
+// Remembers the file's modification stamp so a poll reads it only on change.
+class FileSource {
+ public:
+  explicit FileSource(std::string path) : path_(std::move(path)) {}
+  const std::string& path() const { return path_; }
+  // True when the file changed since the last call (or on the first call);
+  // fills `result`. A missing or unreadable file is an error result.
+  bool poll(FileParseResult& result);
+
+ private:
+  std::string path_;
+  bool first_ = true;
+  struct timespec mtime_{};
+  off_t size_ = -1;
+  ino_t inode_ = 0;
+};
+
+}  // namespace hawser::discovery

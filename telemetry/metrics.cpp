@@ -1,0 +1,151 @@
+#include "telemetry/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <map>
+
+namespace hawser::telemetry {
+namespace {
+
+const std::vector<double>& durationBuckets() {
+  static const std::vector<double> b{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                     0.25,   0.5,   1,      2.5,   5,     10,    30};
+  return b;
+}
+
+template <class T>
+prometheus::Family<T>& family(prometheus::Registry& r, const char* name, const char* help) {
+  if constexpr (std::is_same_v<T, prometheus::Counter>) {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(r);
+  } else if constexpr (std::is_same_v<T, prometheus::Gauge>) {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(r);
+  } else {
+    return prometheus::BuildHistogram().Name(name).Help(help).Register(r);
+  }
+}
+
+prometheus::Counter& cachedCounter(std::unordered_map<std::string, prometheus::Counter*>& cache,
+                                   prometheus::Family<prometheus::Counter>& fam, std::string_view reason) {
+  auto key = std::string(reason);
+  auto it = cache.find(key);
+  if (it != cache.end()) return *it->second;
+  auto& c = fam.Add({{"reason", key}});
+  cache.emplace(key, &c);
+  return c;
+}
+
+// Sums one metric of a shard into the merged family.
+void mergeInto(prometheus::ClientMetric& to, const prometheus::ClientMetric& from) {
+  to.counter.value += from.counter.value;
+  to.gauge.value += from.gauge.value;
+  to.histogram.sample_count += from.histogram.sample_count;
+  to.histogram.sample_sum += from.histogram.sample_sum;
+  for (size_t i = 0; i < to.histogram.bucket.size() && i < from.histogram.bucket.size(); ++i) {
+    to.histogram.bucket[i].cumulative_count += from.histogram.bucket[i].cumulative_count;
+  }
+}
+
+std::string labelKey(const prometheus::ClientMetric& m) {
+  std::string k;
+  for (const auto& l : m.label) k += l.name + '\x1f' + l.value + '\x1e';
+  return k;
+}
+
+}  // namespace
+
+WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
+    : downstream_active(family<prometheus::Gauge>(r, "hawser_downstream_connections_active",
+                                                  "Client connections currently open.")
+                            .Add({})),
+      upstream_active(family<prometheus::Gauge>(r, "hawser_upstream_connections_active",
+                                                "Connections to upstreams currently open (in use or pooled).")
+                          .Add({})),
+      upstream_opened(family<prometheus::Counter>(r, "hawser_upstream_connections_total",
+                                                  "Connections opened to upstreams.")
+                          .Add({})),
+      downstream_accepted(family<prometheus::Counter>(r, "hawser_downstream_connections_total",
+                                                      "Client connections accepted.")
+                              .Add({})),
+      requests_(family<prometheus::Counter>(r, "hawser_requests_total", "Requests completed, by status class.")),
+      durations_(family<prometheus::Histogram>(r, "hawser_request_duration_seconds",
+                                               "Time from request start to the end of the response.")),
+      malformed_(family<prometheus::Counter>(r, "hawser_malformed_requests_total",
+                                             "Client requests rejected as malformed, by reason.")),
+      rejected_(family<prometheus::Counter>(r, "hawser_local_replies_total",
+                                            "Responses hawser generated itself, by x-hawser-reason.")) {}
+
+RequestStats& WorkerMetrics::requestStats(std::string_view direction, std::string_view service,
+                                          std::string_view peer) {
+  std::string key;
+  key.append(direction).append(1, '\0').append(service).append(1, '\0').append(peer);
+  std::lock_guard lock(mutex_);
+  auto& slot = stats_[key];
+  if (!slot) {
+    slot = std::make_unique<RequestStats>();
+    static const char* classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (size_t i = 0; i < slot->by_class.size(); ++i) {
+      slot->by_class[i] = &requests_.Add({{"direction", std::string(direction)},
+                                          {"service", std::string(service)},
+                                          {"peer", std::string(peer)},
+                                          {"code_class", classes[i]}});
+    }
+    slot->duration = &durations_.Add(
+        {{"direction", std::string(direction)}, {"service", std::string(service)}, {"peer", std::string(peer)}},
+        durationBuckets());
+  }
+  return *slot;
+}
+
+prometheus::Counter& WorkerMetrics::malformed(std::string_view reason) {
+  std::lock_guard lock(mutex_);
+  return cachedCounter(malformed_by_reason_, malformed_, reason);
+}
+
+prometheus::Counter& WorkerMetrics::rejected(std::string_view reason) {
+  std::lock_guard lock(mutex_);
+  return cachedCounter(rejected_by_reason_, rejected_, reason);
+}
+
+MainMetrics::MainMetrics(prometheus::Registry& r)
+    : reloads_success(family<prometheus::Counter>(r, "hawser_config_reloads_total", "Configuration reloads.")
+                          .Add({{"result", "success"}})),
+      reloads_failure(family<prometheus::Counter>(r, "hawser_config_reloads_total", "Configuration reloads.")
+                          .Add({{"result", "failure"}})),
+      endpoints(family<prometheus::Gauge>(r, "hawser_endpoints", "Endpoints known per service, by state.")),
+      discovery_errors(family<prometheus::Counter>(r, "hawser_discovery_errors_total",
+                                                   "Discovery refreshes that failed (last known set kept).")
+                           .Add({})) {}
+
+Metrics::Metrics(unsigned workers)
+    : registries_{std::make_shared<prometheus::Registry>()}, main_(*registries_[0]) {
+  for (unsigned i = 0; i < workers; ++i) {
+    registries_.push_back(std::make_shared<prometheus::Registry>());
+    workers_.push_back(std::make_unique<WorkerMetrics>(*registries_.back()));
+  }
+}
+
+std::string Metrics::serialize() const {
+  std::vector<prometheus::MetricFamily> merged;
+  std::map<std::string, size_t> family_index;
+  std::vector<std::map<std::string, size_t>> metric_index;
+  for (const auto& reg : registries_) {
+    for (auto& fam : reg->Collect()) {
+      auto [it, fresh] = family_index.emplace(fam.name, merged.size());
+      if (fresh) {
+        merged.push_back(fam);
+        merged.back().metric.clear();
+        metric_index.emplace_back();
+      }
+      auto& into = merged[it->second];
+      auto& index = metric_index[it->second];
+      for (auto& m : fam.metric) {
+        auto [mit, mfresh] = index.emplace(labelKey(m), into.metric.size());
+        if (mfresh) into.metric.push_back(std::move(m));
+        else mergeInto(into.metric[mit->second], m);
+      }
+    }
+  }
+  return prometheus::TextSerializer().Serialize(merged);
+}
+
+}  // namespace hawser::telemetry

@@ -1,0 +1,82 @@
+// Prometheus metrics. Each worker thread records into its own registry, so
+// workers never share a lock or a cache line; a scrape merges the shards.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace hawser::telemetry {
+
+// The series of one (direction, service, peer), resolved once, used per request.
+struct RequestStats {
+  std::array<prometheus::Counter*, 6> by_class{};  // 1xx..5xx, [0] = other
+  prometheus::Histogram* duration = nullptr;
+  void record(unsigned status, double seconds) {
+    unsigned cls = status / 100;
+    by_class[cls >= 1 && cls <= 5 ? cls : 0]->Increment();
+    duration->Observe(seconds);
+  }
+};
+
+// The metrics one worker writes. Only that worker's thread records into it.
+class WorkerMetrics {
+ public:
+  explicit WorkerMetrics(prometheus::Registry& registry);
+
+  // Resolves (and caches) the series for a label set. Call at config time
+  // or once per connection, never per request. Thread-safe.
+  RequestStats& requestStats(std::string_view direction, std::string_view service, std::string_view peer);
+  prometheus::Counter& malformed(std::string_view reason);
+  prometheus::Counter& rejected(std::string_view reason);
+
+  prometheus::Gauge& downstream_active;
+  prometheus::Gauge& upstream_active;
+  prometheus::Counter& upstream_opened;
+  prometheus::Counter& downstream_accepted;
+
+ private:
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& durations_;
+  prometheus::Family<prometheus::Counter>& malformed_;
+  prometheus::Family<prometheus::Counter>& rejected_;
+  std::mutex mutex_;  // guards the caches below (config time only)
+  std::unordered_map<std::string, std::unique_ptr<RequestStats>> stats_;
+  std::unordered_map<std::string, prometheus::Counter*> malformed_by_reason_;
+  std::unordered_map<std::string, prometheus::Counter*> rejected_by_reason_;
+};
+
+// Process-wide metrics updated from the main thread.
+class MainMetrics {
+ public:
+  explicit MainMetrics(prometheus::Registry& registry);
+  prometheus::Counter& reloads_success;
+  prometheus::Counter& reloads_failure;
+  prometheus::Family<prometheus::Gauge>& endpoints;        // {service,state}
+  prometheus::Counter& discovery_errors;
+};
+
+class Metrics {
+ public:
+  explicit Metrics(unsigned workers);
+  WorkerMetrics& worker(unsigned i) { return *workers_[i]; }
+  MainMetrics& main() { return main_; }
+  // Prometheus text format of every shard, merged.
+  std::string serialize() const;
+
+ private:
+  std::vector<std::shared_ptr<prometheus::Registry>> registries_;  // [0] main, then workers
+  MainMetrics main_;
+  std::vector<std::unique_ptr<WorkerMetrics>> workers_;
+};
+
+}  // namespace hawser::telemetry
