@@ -79,9 +79,12 @@ int proxy(const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) return nullptr;
       return &args[++i];
     };
-    if (auto v = value("--config")) options.config_path = *v;
-    else if (auto v2 = value("--admin-address-path")) options.admin_address_path = *v2;
-    else return usageError("unknown or incomplete option '" + args[i] + "'", kProxyHelp);
+    if (auto v = value("--config"))
+      options.config_path = *v;
+    else if (auto v2 = value("--admin-address-path"))
+      options.admin_address_path = *v2;
+    else
+      return usageError("unknown or incomplete option '" + args[i] + "'", kProxyHelp);
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 1 << 16);
   try {

@@ -34,9 +34,11 @@ http::response<http::string_body> respond(Server& server, const http::request<ht
   auto json = std::string_view("application/json");
 
   if (path == "/ready" && get) {
-    if (server.ready()) reply(http::status::ok, "text/plain", "ready\n");
-    else reply(http::status::service_unavailable, "text/plain",
-               server.state() == Server::State::draining ? "draining\n" : "not ready\n");
+    if (server.ready())
+      reply(http::status::ok, "text/plain", "ready\n");
+    else
+      reply(http::status::service_unavailable, "text/plain",
+            server.state() == Server::State::draining ? "draining\n" : "not ready\n");
   } else if (path == "/server_info" && get) {
     const char* state = server.state() == Server::State::live       ? "LIVE"
                         : server.state() == Server::State::draining ? "DRAINING"
@@ -115,13 +117,15 @@ void AdminServer::listen(const tcp::endpoint& ep) {
   if (!ec) acceptor_->bind(ep, ec);
   if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    throw std::runtime_error("admin: cannot listen on " + ep.address().to_string() + ":" +
-                             std::to_string(ep.port()) + ": " + ec.message());
+    throw std::runtime_error("admin: cannot listen on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
+                             ": " + ec.message());
   }
   asio::co_spawn(ctx_, acceptLoop(server_, acceptor_), asio::detached);
 }
 
-tcp::endpoint AdminServer::endpoint() const { return acceptor_->local_endpoint(); }
+tcp::endpoint AdminServer::endpoint() const {
+  return acceptor_->local_endpoint();
+}
 
 void AdminServer::stop() {
   boost::system::error_code ignored;

@@ -21,12 +21,8 @@ discovery::EndpointPtr Cluster::pick(unsigned worker, const discovery::Endpoint*
   if (n == 1) return set[0];
   size_t i = 0;
   switch (lb_) {
-    case config::LoadBalancer::round_robin:
-      i = slot.cursor++ % n;
-      break;
-    case config::LoadBalancer::random:
-      i = slot.rng() % n;
-      break;
+    case config::LoadBalancer::round_robin: i = slot.cursor++ % n; break;
+    case config::LoadBalancer::random: i = slot.rng() % n; break;
     case config::LoadBalancer::least_request: {
       // Power of two choices over active requests.
       size_t a = slot.rng() % n, b = slot.rng() % (n - 1);

@@ -20,8 +20,7 @@ bool isUpgradeRequest(const boost::beast::http::fields& f);
 // Appends the client address to x-forwarded-for, sets x-forwarded-proto when
 // absent, appends "1.1 hawser" to Via, and keeps or creates x-request-id.
 // Returns the request id.
-std::string applyForwardingHeaders(boost::beast::http::fields& f, std::string_view client_ip,
-                                   std::string_view proto);
+std::string applyForwardingHeaders(boost::beast::http::fields& f, std::string_view client_ip, std::string_view proto);
 
 // A random RFC 4122 version 4 UUID.
 std::string newRequestId();

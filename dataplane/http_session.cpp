@@ -125,7 +125,9 @@ class HttpSession {
   // Returns whether the connection may carry another request.
   asio::awaitable<bool> handleOne() {
     const auto* spec = listener();
-    if (!spec || w_.draining()) co_return false;
+    // While draining, a request already on its way is still served (with
+    // Connection: close); only an idle connection ends here.
+    if (!spec || (w_.draining() && buf_.size() == 0 && !down_.socket().available())) co_return false;
     const auto& limits = snap_->config->limits;
 
     // Wait for the first byte of the next request under the idle timeout,
@@ -143,8 +145,10 @@ class HttpSession {
 
     http::request_parser<http::buffer_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(std::min<uint64_t>(limits.max_header_bytes, UINT32_MAX)));
-    if (limits.max_request_body_bytes) parser.body_limit(limits.max_request_body_bytes);
-    else parser.body_limit(boost::none);
+    if (limits.max_request_body_bytes)
+      parser.body_limit(limits.max_request_body_bytes);
+    else
+      parser.body_limit(boost::none);
 
     down_.expires_after(limits.header_timeout);
     auto [hec, hn] = co_await http::async_read_header(down_, buf_, parser, tok);
@@ -153,9 +157,12 @@ class HttpSession {
         co_return false;
       }
       LocalReply r = LocalReply::bad_request;
-      if (hec == beast::error::timeout) r = LocalReply::header_timeout;
-      else if (hec == http::error::header_limit) r = LocalReply::header_too_large;
-      else if (hec == http::error::body_limit) r = LocalReply::body_too_large;
+      if (hec == beast::error::timeout)
+        r = LocalReply::header_timeout;
+      else if (hec == http::error::header_limit)
+        r = LocalReply::header_too_large;
+      else if (hec == http::error::body_limit)
+        r = LocalReply::body_too_large;
       x.status = info(r).status;
       co_await localReply(x, r, false);
       finish(x, spec);
@@ -169,8 +176,19 @@ class HttpSession {
     if (spec->cluster) x.stats = spec->cluster->stats[w_.id()];
     const bool has_body = !parser.is_done();
 
+    // Beast enforces header_limit only while the head is incomplete; a whole
+    // head arriving in one read is measured here.
     size_t count = 0;
-    for (auto it = req.begin(); it != req.end(); ++it) ++count;
+    size_t head_bytes = req.method_string().size() + req.target().size() + 12;
+    for (const auto& f : req) {
+      ++count;
+      head_bytes += f.name_string().size() + f.value().size() + 4;
+    }
+    if (head_bytes > limits.max_header_bytes) {
+      co_await localReply(x, LocalReply::header_too_large, false);
+      finish(x, spec);
+      co_return false;
+    }
     if (count > limits.max_headers) {
       co_await localReply(x, LocalReply::too_many_headers, false);
       finish(x, spec);
@@ -189,6 +207,7 @@ class HttpSession {
       co_return client_keep_alive && !has_body;
     }
     x.authority = route.authority;
+    x.path = std::string(req.target());  // origin-form, after an absolute-form rewrite
     auto cluster = route.cluster;
     x.stats = cluster->stats[w_.id()];
     const auto& t = cluster->timeouts();
@@ -383,10 +402,9 @@ class HttpSession {
 
   template <bool isRequest>
   asio::awaitable<RelayResult> relayBody(http::parser<isRequest, http::buffer_body>& p,
-                                                       http::serializer<isRequest, http::buffer_body>& sr,
-                                                       beast::tcp_stream& in, beast::flat_buffer& in_buf,
-                                                       beast::tcp_stream& out, milliseconds idle, const Exchange& x,
-                                                       uint64_t& moved) {
+                                         http::serializer<isRequest, http::buffer_body>& sr, beast::tcp_stream& in,
+                                         beast::flat_buffer& in_buf, beast::tcp_stream& out, milliseconds idle,
+                                         const Exchange& x, uint64_t& moved) {
     if (!chunk_) chunk_ = std::make_unique<char[]>(kChunk);
     char* chunk = chunk_.get();
     while (!sr.is_done()) {
@@ -397,10 +415,14 @@ class HttpSession {
         auto [ec, n] = co_await http::async_read_some(in, in_buf, p, tok);
         if (ec == http::error::need_buffer) ec = {};
         if (ec) co_return RelayResult{ec, true};
-        p.get().body().size = kChunk - p.get().body().size;
-        p.get().body().data = chunk;
+        const size_t got = kChunk - p.get().body().size;
+        // No body bytes this time (a chunk header, say): writing an empty
+        // buffer would emit a last-chunk marker, so read again.
+        if (got == 0 && !p.is_done()) continue;
+        p.get().body().size = got;
+        p.get().body().data = got ? chunk : nullptr;
         p.get().body().more = !p.is_done();
-        moved += p.get().body().size;
+        moved += got;
       } else {
         p.get().body().data = nullptr;
         p.get().body().size = 0;

@@ -22,9 +22,9 @@ enum class LocalReply {
 
 struct LocalReplyInfo {
   unsigned status;
-  std::string_view reason;       // x-hawser-reason
-  std::string_view metric_label; // hawser_malformed_requests_total{reason} when malformed
-  bool malformed;                // counts as a malformed client request
+  std::string_view reason;        // x-hawser-reason
+  std::string_view metric_label;  // hawser_malformed_requests_total{reason} when malformed
+  bool malformed;                 // counts as a malformed client request
 };
 
 const LocalReplyInfo& info(LocalReply r);

@@ -61,8 +61,7 @@ Server::BoundListener Server::bind(const ListenerSpec& spec) {
     if (!ec) acc->bind(b.endpoint, ec);
     if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      throw std::runtime_error("listener " + spec.name + ": cannot listen on " + str(b.endpoint) + ": " +
-                               ec.message());
+      throw std::runtime_error("listener " + spec.name + ": cannot listen on " + str(b.endpoint) + ": " + ec.message());
     }
     b.endpoint = acc->local_endpoint();  // the port picked for ":0" is shared by every worker
     b.per_worker.push_back(std::move(acc));
@@ -85,14 +84,17 @@ void Server::publish(std::shared_ptr<const Snapshot> snap, std::map<std::string,
   for (auto& [key, b] : added) bound_.emplace(key, std::move(b));
   snapshot_ = std::move(snap);
   for (const auto& c : snapshot_->clusters) {
-    metrics_.main().endpoints.Add({{"service", c->name()}, {"state", "healthy"}}).Set(
-        static_cast<double>(c->latest()->size()));
+    metrics_.main()
+        .endpoints.Add({{"service", c->name()}, {"state", "healthy"}})
+        .Set(static_cast<double>(c->latest()->size()));
   }
   // File sources of clusters that are gone stop being polled; new ones start.
   for (auto it = file_sources_.begin(); it != file_sources_.end();) {
     auto f = snapshot_->file_sources.find(it->first);
-    if (f == snapshot_->file_sources.end() || f->second != it->second.path()) it = file_sources_.erase(it);
-    else ++it;
+    if (f == snapshot_->file_sources.end() || f->second != it->second.path())
+      it = file_sources_.erase(it);
+    else
+      ++it;
   }
   for (const auto& [name, path] : snapshot_->file_sources) {
     if (!file_sources_.count(name)) {

@@ -7,10 +7,10 @@ namespace hawser {
 namespace {
 
 bool sameCluster(const config::Service& a, const config::Service& b) {
-  return a.protocol == b.protocol && a.load_balancer == b.load_balancer &&
-         a.timeouts.connect == b.timeouts.connect && a.timeouts.request == b.timeouts.request &&
-         a.timeouts.idle == b.timeouts.idle && a.discovery.kind == b.discovery.kind &&
-         a.discovery.endpoints == b.discovery.endpoints && a.discovery.file == b.discovery.file;
+  return a.protocol == b.protocol && a.load_balancer == b.load_balancer && a.timeouts.connect == b.timeouts.connect &&
+         a.timeouts.request == b.timeouts.request && a.timeouts.idle == b.timeouts.idle &&
+         a.discovery.kind == b.discovery.kind && a.discovery.endpoints == b.discovery.endpoints &&
+         a.discovery.file == b.discovery.file;
 }
 
 const config::Service* findService(const config::Config& c, const std::string& name) {
@@ -69,8 +69,8 @@ std::shared_ptr<Cluster> Snapshot::service(std::string_view name) const {
   return it == services.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Config> cfg,
-                                                const Snapshot* previous, telemetry::Metrics& metrics) {
+std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Config> cfg, const Snapshot* previous,
+                                                telemetry::Metrics& metrics) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = cfg;
   const unsigned workers = cfg->workers;
@@ -97,14 +97,14 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
                             svc.name, old.get());
       auto old_set = old ? old->latest() : nullptr;
       if (svc.discovery.kind == config::Discovery::Kind::static_list) {
-        installEverywhere(*cluster, workers, discovery::mergeEndpoints(old_set.get(), toPairs(svc.discovery.endpoints)));
+        installEverywhere(*cluster, workers,
+                          discovery::mergeEndpoints(old_set.get(), toPairs(svc.discovery.endpoints)));
       } else {
         discovery::FileSource source(svc.discovery.file);
         discovery::FileParseResult r;
         source.poll(r);
         if (!r.error.empty()) {
-          throw config::ConfigError(cfg->source + ": outbound.services[" + svc.name +
-                                    "].discovery.file: " + r.error);
+          throw config::ConfigError(cfg->source + ": outbound.services[" + svc.name + "].discovery.file: " + r.error);
         }
         installEverywhere(*cluster, workers, discovery::mergeEndpoints(old_set.get(), r.endpoints));
       }

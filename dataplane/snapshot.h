@@ -37,7 +37,7 @@ struct Snapshot {
   std::vector<ListenerSpec> listeners;
   std::unordered_map<std::string, std::shared_ptr<Cluster>> services;  // outbound, by name
   std::vector<std::shared_ptr<Cluster>> clusters;                      // every cluster, for /clusters
-  std::shared_ptr<Cluster> passthrough;  // http_proxy destinations that are not services
+  std::shared_ptr<Cluster> passthrough;                                // http_proxy destinations that are not services
   std::unordered_map<std::string, std::string> file_sources;           // cluster name -> file path
 
   const ListenerSpec* findListener(const std::string& key) const;
@@ -46,7 +46,7 @@ struct Snapshot {
 
 // Builds a snapshot. Clusters whose configuration did not change are carried
 // over from `previous` with their endpoints and state. Throws ConfigError.
-std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Config> cfg,
-                                                const Snapshot* previous, telemetry::Metrics& metrics);
+std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Config> cfg, const Snapshot* previous,
+                                                telemetry::Metrics& metrics);
 
 }  // namespace hawser

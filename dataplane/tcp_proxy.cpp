@@ -25,8 +25,8 @@ struct SpliceState {
   uint64_t b_to_a = 0;
 };
 
-asio::awaitable<void> pump(beast::tcp_stream& in, beast::tcp_stream& out, beast::flat_buffer& pending,
-                           uint64_t& moved, SpliceState& state) {
+asio::awaitable<void> pump(beast::tcp_stream& in, beast::tcp_stream& out, beast::flat_buffer& pending, uint64_t& moved,
+                           SpliceState& state) {
   boost::system::error_code ignored;
   if (pending.size() > 0) {
     auto [ec, n] = co_await asio::async_write(out, pending.data(), tok);

@@ -20,7 +20,9 @@ UpstreamConnection::UpstreamConnection(beast::tcp_stream s, discovery::EndpointP
   metrics.upstream_opened.Increment();
 }
 
-UpstreamConnection::~UpstreamConnection() { metrics.upstream_active.Decrement(); }
+UpstreamConnection::~UpstreamConnection() {
+  metrics.upstream_active.Decrement();
+}
 
 namespace {
 // A pooled connection the upstream closed (EOF) or wrote to unasked is dead.

@@ -27,24 +27,30 @@ asio::awaitable<void> acceptLoop(Worker& w, std::shared_ptr<tcp::acceptor> accep
       co_await t.async_wait(tok);
       continue;
     }
-    const auto* spec = w.snapshot()->findListener(key);
-    if (!spec) continue;  // removed by a reload; the socket closes
-    boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    w.metrics().downstream_accepted.Increment();
-    if (spec->protocol == config::Protocol::tcp) {
-      asio::co_spawn(w.context(), serveTcp(w, std::move(socket), key), asio::detached);
-    } else {
-      asio::co_spawn(w.context(), serveHttp(w, std::move(socket), key), asio::detached);
-    }
+    w.spawnSession(key, std::move(socket));
   }
 }
 }  // namespace
 
+void Worker::spawnSession(const std::string& key, tcp::socket socket) {
+  const auto* spec = snapshot_->findListener(key);
+  if (!spec) return;  // removed by a reload; the socket closes
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  metrics_.downstream_accepted.Increment();
+  if (spec->protocol == config::Protocol::tcp) {
+    asio::co_spawn(ctx_, serveTcp(*this, std::move(socket), key), asio::detached);
+  } else {
+    asio::co_spawn(ctx_, serveHttp(*this, std::move(socket), key), asio::detached);
+  }
+}
+
 Worker::Worker(unsigned id, telemetry::WorkerMetrics& metrics, telemetry::AccessLog& access_log)
     : id_(id), metrics_(metrics), access_log_(access_log), pool_(ctx_.get_executor(), metrics) {}
 
-Worker::~Worker() { stop(); }
+Worker::~Worker() {
+  stop();
+}
 
 void Worker::start() {
   thread_ = std::thread([this] {
@@ -74,10 +80,21 @@ void Worker::removeListener(const std::string& key) {
 void Worker::beginDrain() {
   draining_ = true;
   boost::system::error_code ignored;
-  for (auto& [key, acceptor] : acceptors_) acceptor->close(ignored);
+  // Connections the kernel already completed are taken and served before
+  // the listener closes; closing with them queued would reset them.
+  for (auto& [key, acceptor] : acceptors_) {
+    acceptor->non_blocking(true, ignored);
+    for (;;) {
+      tcp::socket s(ctx_);
+      acceptor->accept(s, ignored);
+      if (ignored) break;
+      spawnSession(key, std::move(s));
+    }
+    acceptor->close(ignored);
+  }
   acceptors_.clear();
   for (auto& c : connections_) {
-    if (c.idle) c.socket->shutdown(tcp::socket::shutdown_both, ignored);
+    if (c.idle && c.socket->available(ignored) == 0) c.socket->shutdown(tcp::socket::shutdown_both, ignored);
   }
   pool_.clear();
 }

@@ -50,6 +50,8 @@ class Worker {
   // Starts accepting on an acceptor the main thread bound for this worker.
   void addListener(const std::string& key, std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
   void removeListener(const std::string& key);
+  // Starts the session coroutine for an accepted connection.
+  void spawnSession(const std::string& key, boost::asio::ip::tcp::socket socket);
   // Closes every listener and idle keep-alive connection; busy ones close
   // after their current response.
   void beginDrain();

@@ -45,7 +45,7 @@ FileParseResult parseEndpointList(const std::string& text) {
 }
 
 bool FileSource::poll(FileParseResult& result) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path_.c_str(), &st) != 0) {
     bool changed = first_ || size_ != -2;
     first_ = false;

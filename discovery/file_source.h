@@ -29,7 +29,7 @@ class FileSource {
  private:
   std::string path_;
   bool first_ = true;
-  struct timespec mtime_{};
+  struct timespec mtime_ {};
   off_t size_ = -1;
   ino_t inode_ = 0;
 };

@@ -13,10 +13,11 @@ std::string_view thresholdName(Threshold threshold) {
 }
 
 CircuitBreaker::CircuitBreaker(CircuitBreakerThresholds thresholds)
-    : limits_{thresholds.max_connections, thresholds.max_pending, thresholds.max_requests,
-              thresholds.max_retries} {}
+    : limits_{thresholds.max_connections, thresholds.max_pending, thresholds.max_requests, thresholds.max_retries} {}
 
-std::uint32_t CircuitBreaker::limit(Threshold threshold) const { return limits_[index(threshold)]; }
+std::uint32_t CircuitBreaker::limit(Threshold threshold) const {
+  return limits_[index(threshold)];
+}
 
 bool CircuitBreaker::canAcquire(Threshold threshold) const {
   return active_[index(threshold)] < limits_[index(threshold)];

@@ -4,7 +4,9 @@ namespace hawser::policy {
 
 namespace {
 
-bool usable(const HostView& host) { return host.healthy && !host.ejected; }
+bool usable(const HostView& host) {
+  return host.healthy && !host.ejected;
+}
 
 }  // namespace
 
@@ -37,16 +39,14 @@ HostSelection healthyHosts(std::span<const HostView> hosts, const HostSelectionP
     }
   }
 
-  if (usable_count == 0 ||
-      usable_count * 100 < std::uint64_t{policy.panic_threshold_percent} * hosts.size()) {
+  if (usable_count == 0 || usable_count * 100 < std::uint64_t{policy.panic_threshold_percent} * hosts.size()) {
     for (std::size_t i = 0; i < hosts.size(); ++i) candidates.push_back(i);
     return HostSelection::panic;
   }
 
   if (local_count > 0) {
     const bool stay_local =
-        local_usable > 0 &&
-        local_usable * 100 >= std::uint64_t{policy.zone_spill_percent} * local_count;
+        local_usable > 0 && local_usable * 100 >= std::uint64_t{policy.zone_spill_percent} * local_count;
     for (std::size_t i = 0; i < hosts.size(); ++i) {
       if (usable(hosts[i]) && (!stay_local || hosts[i].zone == policy.local_zone)) {
         candidates.push_back(i);

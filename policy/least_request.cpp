@@ -2,8 +2,7 @@
 
 namespace hawser::policy {
 
-std::optional<std::size_t> LeastRequest::pick(std::span<const HostView> hosts,
-                                              std::span<const std::size_t> candidates,
+std::optional<std::size_t> LeastRequest::pick(std::span<const HostView> hosts, std::span<const std::size_t> candidates,
                                               Random& rng) {
   if (candidates.empty()) return std::nullopt;
   if (candidates.size() == 1) return candidates.front();

@@ -11,8 +11,8 @@ namespace hawser::policy {
 
 class LeastRequest final : public LoadBalancer {
  public:
-  std::optional<std::size_t> pick(std::span<const HostView> hosts,
-                                  std::span<const std::size_t> candidates, Random& rng) override;
+  std::optional<std::size_t> pick(std::span<const HostView> hosts, std::span<const std::size_t> candidates,
+                                  Random& rng) override;
 };
 
 }  // namespace hawser::policy

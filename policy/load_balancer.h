@@ -30,8 +30,8 @@ class LoadBalancer {
 
   // Picks one of `candidates` (distinct indices into `hosts`) and returns its
   // index into `hosts`; nullopt when there are no candidates.
-  virtual std::optional<std::size_t> pick(std::span<const HostView> hosts,
-                                          std::span<const std::size_t> candidates, Random& rng) = 0;
+  virtual std::optional<std::size_t> pick(std::span<const HostView> hosts, std::span<const std::size_t> candidates,
+                                          Random& rng) = 0;
 };
 
 enum class LoadBalancerKind : std::uint8_t { round_robin, least_request, random };

@@ -31,8 +31,8 @@ void OutlierDetector::resize(std::size_t endpoints) {
 }
 
 void OutlierDetector::recountEjected() {
-  ejected_count_ = static_cast<std::size_t>(std::count_if(
-      endpoints_.begin(), endpoints_.end(), [](const Endpoint& e) { return e.ejected; }));
+  ejected_count_ = static_cast<std::size_t>(
+      std::count_if(endpoints_.begin(), endpoints_.end(), [](const Endpoint& e) { return e.ejected; }));
 }
 
 Duration OutlierDetector::ejectionDuration(std::uint32_t times) const {
@@ -50,9 +50,7 @@ bool OutlierDetector::ejectionAllowed() const {
          static_cast<std::uint64_t>(policy_.max_ejection_percent) * endpoints_.size();
 }
 
-std::optional<EjectionEvent> OutlierDetector::record(std::size_t index,
-                                                     const UpstreamOutcome& outcome,
-                                                     TimePoint now) {
+std::optional<EjectionEvent> OutlierDetector::record(std::size_t index, const UpstreamOutcome& outcome, TimePoint now) {
   if (index >= endpoints_.size()) return std::nullopt;
   Endpoint& e = endpoints_[index];
   if (e.ejected) return std::nullopt;
@@ -72,15 +70,13 @@ std::optional<EjectionEvent> OutlierDetector::record(std::size_t index,
   if (policy_.consecutive_5xx > 0 && e.consecutive_5xx >= policy_.consecutive_5xx) {
     return tryEject(index, EjectionReason::consecutive_5xx, now);
   }
-  if (policy_.consecutive_gateway_errors > 0 &&
-      e.consecutive_gateway >= policy_.consecutive_gateway_errors) {
+  if (policy_.consecutive_gateway_errors > 0 && e.consecutive_gateway >= policy_.consecutive_gateway_errors) {
     return tryEject(index, EjectionReason::consecutive_gateway_errors, now);
   }
   return std::nullopt;
 }
 
-std::optional<EjectionEvent> OutlierDetector::tryEject(std::size_t index, EjectionReason reason,
-                                                       TimePoint now) {
+std::optional<EjectionEvent> OutlierDetector::tryEject(std::size_t index, EjectionReason reason, TimePoint now) {
   Endpoint& e = endpoints_[index];
   e.consecutive_5xx = 0;
   e.consecutive_gateway = 0;
@@ -111,8 +107,7 @@ std::vector<std::size_t> OutlierDetector::evaluate(TimePoint now) {
     }
     if (e.times_ejected == 0 || policy_.interval <= Duration{0} || now <= e.decay_from) continue;
     const auto intervals = static_cast<std::uint64_t>((now - e.decay_from) / policy_.interval);
-    const auto decay =
-        static_cast<std::uint32_t>(std::min<std::uint64_t>(intervals, e.times_ejected));
+    const auto decay = static_cast<std::uint32_t>(std::min<std::uint64_t>(intervals, e.times_ejected));
     e.times_ejected -= decay;
     e.decay_from += policy_.interval * decay;
   }

@@ -81,8 +81,7 @@ class OutlierDetector {
 
   // Records one finished attempt; returns the ejection it caused, if any.
   // Outcomes for unknown or already ejected endpoints are ignored.
-  std::optional<EjectionEvent> record(std::size_t endpoint, const UpstreamOutcome& outcome,
-                                      TimePoint now);
+  std::optional<EjectionEvent> record(std::size_t endpoint, const UpstreamOutcome& outcome, TimePoint now);
 
   // Returns endpoints whose ejection ended at or before `now` (now usable
   // again) and decays times_ejected. Call every `interval`.

@@ -22,6 +22,8 @@ inline std::uint64_t uniformBelow(Random& rng, std::uint64_t bound) {
 }
 
 // Uniform in [0, 1) with 53 bits of precision.
-inline double uniformUnit(Random& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+inline double uniformUnit(Random& rng) {
+  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+}
 
 }  // namespace hawser::policy

@@ -2,8 +2,8 @@
 
 namespace hawser::policy {
 
-std::optional<std::size_t> RandomLb::pick(std::span<const HostView> hosts,
-                                          std::span<const std::size_t> candidates, Random& rng) {
+std::optional<std::size_t> RandomLb::pick(std::span<const HostView> hosts, std::span<const std::size_t> candidates,
+                                          Random& rng) {
   if (candidates.empty()) return std::nullopt;
   std::uint64_t total = 0;
   for (const std::size_t i : candidates) total += effectiveWeight(hosts[i]);

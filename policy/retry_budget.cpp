@@ -22,8 +22,7 @@ void RetryBudget::onRetryEnd() {
 }
 
 bool RetryBudget::withinRatio() const {
-  return static_cast<double>(retries_in_flight_ + 1) * 100.0 <=
-         policy_.percent * static_cast<double>(active_requests_);
+  return static_cast<double>(retries_in_flight_ + 1) * 100.0 <= policy_.percent * static_cast<double>(active_requests_);
 }
 
 bool RetryBudget::tryStartRetry(TimePoint now) {

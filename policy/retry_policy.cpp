@@ -36,10 +36,8 @@ std::string RetryConditions::add(std::string_view text) {
     const std::string_view digits = text.substr(kStatusPrefix.size());
     int code = 0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), code);
-    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || code < 400 ||
-        code > 599) {
-      return "retry condition \"" + std::string(text) +
-             "\": the status must be a number from 400 to 599";
+    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || code < 400 || code > 599) {
+      return "retry condition \"" + std::string(text) + "\": the status must be a number from 400 to 599";
     }
     insertSorted(statuses_, code);
   } else {
@@ -52,8 +50,7 @@ std::string RetryConditions::add(std::string_view text) {
 
 bool RetryConditions::matches(const UpstreamOutcome& outcome) const {
   switch (outcome.failure) {
-    case UpstreamFailure::connect_failure:
-      return (flags_ & (server_error | gateway_error | connect_failure)) != 0;
+    case UpstreamFailure::connect_failure: return (flags_ & (server_error | gateway_error | connect_failure)) != 0;
     case UpstreamFailure::reset: return (flags_ & (server_error | reset)) != 0;
     case UpstreamFailure::timeout: return (flags_ & (server_error | gateway_error)) != 0;
     case UpstreamFailure::none: break;
@@ -86,18 +83,16 @@ std::string_view stopReasonName(StopReason reason) {
 }
 
 bool isIdempotentMethod(std::string_view method) {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
-         method == "DELETE" || method == "TRACE";
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" || method == "DELETE" ||
+         method == "TRACE";
 }
 
-RetryDecision decideRetry(const RetryPolicy& policy, const UpstreamOutcome& outcome,
-                          const AttemptState& state) {
+RetryDecision decideRetry(const RetryPolicy& policy, const UpstreamOutcome& outcome, const AttemptState& state) {
   if (!policy.retry_on.matches(outcome)) return RetryDecision::stop(StopReason::not_retriable);
   if (state.response_started) return RetryDecision::stop(StopReason::response_started);
   if (!state.body_replayable) return RetryDecision::stop(StopReason::body_not_replayable);
   // A connect failure sent nothing, whatever the caller believes.
-  const bool reached =
-      state.reached_upstream && outcome.failure != UpstreamFailure::connect_failure;
+  const bool reached = state.reached_upstream && outcome.failure != UpstreamFailure::connect_failure;
   if (reached && !policy.allow_non_idempotent && !isIdempotentMethod(state.method)) {
     return RetryDecision::stop(StopReason::non_idempotent);
   }

@@ -103,7 +103,6 @@ struct RetryDecision {
 // GET HEAD OPTIONS PUT DELETE TRACE (RFC 9110 9.2.2); case-sensitive.
 bool isIdempotentMethod(std::string_view method);
 
-RetryDecision decideRetry(const RetryPolicy& policy, const UpstreamOutcome& outcome,
-                          const AttemptState& state);
+RetryDecision decideRetry(const RetryPolicy& policy, const UpstreamOutcome& outcome, const AttemptState& state);
 
 }  // namespace hawser::policy

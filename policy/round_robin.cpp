@@ -4,8 +4,8 @@
 
 namespace hawser::policy {
 
-std::optional<std::size_t> RoundRobin::pick(std::span<const HostView> hosts,
-                                            std::span<const std::size_t> candidates, Random&) {
+std::optional<std::size_t> RoundRobin::pick(std::span<const HostView> hosts, std::span<const std::size_t> candidates,
+                                            Random&) {
   if (candidates.empty()) return std::nullopt;
   if (current_.size() != hosts.size()) current_.assign(hosts.size(), 0);
 

@@ -12,8 +12,8 @@ namespace hawser::policy {
 
 class RoundRobin final : public LoadBalancer {
  public:
-  std::optional<std::size_t> pick(std::span<const HostView> hosts,
-                                  std::span<const std::size_t> candidates, Random& rng) override;
+  std::optional<std::size_t> pick(std::span<const HostView> hosts, std::span<const std::size_t> candidates,
+                                  Random& rng) override;
 
  private:
   std::vector<std::int64_t> current_;  // per host index; reset when the host count changes

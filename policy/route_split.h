@@ -56,8 +56,7 @@ class RouteSplit {
 
   // Indices of the endpoints in subset `subset`, written into `out` (cleared
   // first). Meant to run when endpoints change, not per request.
-  void members(std::size_t subset, std::span<const Attributes> endpoints,
-               std::vector<std::size_t>& out) const;
+  void members(std::size_t subset, std::span<const Attributes> endpoints, std::vector<std::size_t>& out) const;
 
   const std::vector<Subset>& subsets() const { return subsets_; }
   std::uint64_t totalWeight() const { return cumulative_.empty() ? 0 : cumulative_.back(); }

@@ -18,9 +18,7 @@ struct UpstreamOutcome {
   int status = 0;  // meaningful only when failure == none
 
   static constexpr UpstreamOutcome response(int code) { return {UpstreamFailure::none, code}; }
-  static constexpr UpstreamOutcome connectFailure() {
-    return {UpstreamFailure::connect_failure, 0};
-  }
+  static constexpr UpstreamOutcome connectFailure() { return {UpstreamFailure::connect_failure, 0}; }
   static constexpr UpstreamOutcome reset() { return {UpstreamFailure::reset, 0}; }
   static constexpr UpstreamOutcome timeout() { return {UpstreamFailure::timeout, 0}; }
 
@@ -29,9 +27,7 @@ struct UpstreamOutcome {
   // (503 for connect failure and reset, 504 for timeout), as in Envoy.
   constexpr bool is5xx() const { return !isResponse() || (status >= 500 && status <= 599); }
   // 502, 503, 504, or a failure with no response.
-  constexpr bool isGatewayError() const {
-    return !isResponse() || status == 502 || status == 503 || status == 504;
-  }
+  constexpr bool isGatewayError() const { return !isResponse() || status == 502 || status == 503 || status == 504; }
 };
 
 }  // namespace hawser::policy

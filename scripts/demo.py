@@ -216,8 +216,11 @@ class Mesh:
         self.apps = collections.OrderedDict()       # name -> App
         self.sidecars = collections.OrderedDict()   # name -> Sidecar
         self.results = []                           # traffic results
-        self.log_dir = opts.log_dir or tempfile.mkdtemp(prefix="hawser-demo-")
+        self.log_dir = opts.log_dir or os.path.join(tempfile.gettempdir(), "hawser-demo-logs")
         os.makedirs(self.log_dir, exist_ok=True)
+        for f in os.listdir(self.log_dir):  # the last run's logs only
+            if f.endswith((".log", ".yaml")):
+                os.unlink(os.path.join(self.log_dir, f))
 
     def stop_all(self):
         for s in reversed(list(self.sidecars.values())):
@@ -502,7 +505,7 @@ def main(argv=None):
     p.add_argument("--requests", type=int, default=400)
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--pidfile", default=None, help="write 'PID MARKER' lines of started processes here")
-    p.add_argument("--log-dir", default=None, help="where to keep the processes' logs (default: a temp dir)")
+    p.add_argument("--log-dir", default=None, help="where to keep the processes' logs (default: $TMPDIR/hawser-demo-logs)")
     opts = p.parse_args(argv)
 
     # SIGTERM (e.g. from the wrapper's trap) unwinds through the finally below.

@@ -19,14 +19,19 @@ struct Field {
   Field(std::string_view k, const char* v) : key(k), value(v) {}
   Field(std::string_view k, const std::string& v) : key(k), value(v) {}
   template <class N>
-    requires std::is_arithmetic_v<N>
-  Field(std::string_view k, N n) : key(k), value(std::to_string(n)), quoted(false) {}
+  requires std::is_arithmetic_v<N> Field(std::string_view k, N n) : key(k), value(std::to_string(n)), quoted(false) {}
 };
 
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields = {});
-inline void info(std::string_view msg, std::initializer_list<Field> f = {}) { write(Level::info, msg, f); }
-inline void warn(std::string_view msg, std::initializer_list<Field> f = {}) { write(Level::warn, msg, f); }
-inline void error(std::string_view msg, std::initializer_list<Field> f = {}) { write(Level::error, msg, f); }
+inline void info(std::string_view msg, std::initializer_list<Field> f = {}) {
+  write(Level::info, msg, f);
+}
+inline void warn(std::string_view msg, std::initializer_list<Field> f = {}) {
+  write(Level::warn, msg, f);
+}
+inline void error(std::string_view msg, std::initializer_list<Field> f = {}) {
+  write(Level::error, msg, f);
+}
 
 // Writes one finished line (a JSON object without the newline) to stdout.
 void writeLine(std::string_view json);

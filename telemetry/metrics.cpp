@@ -9,7 +9,7 @@ namespace {
 
 const std::vector<double>& durationBuckets() {
   static const std::vector<double> b{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                     0.25,   0.5,   1,      2.5,   5,     10,    30};
+                                     0.25,   0.5,   1,      2.5,   5,    10,    30};
   return b;
 }
 
@@ -54,18 +54,18 @@ std::string labelKey(const prometheus::ClientMetric& m) {
 }  // namespace
 
 WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
-    : downstream_active(family<prometheus::Gauge>(r, "hawser_downstream_connections_active",
-                                                  "Client connections currently open.")
-                            .Add({})),
+    : downstream_active(
+          family<prometheus::Gauge>(r, "hawser_downstream_connections_active", "Client connections currently open.")
+              .Add({})),
       upstream_active(family<prometheus::Gauge>(r, "hawser_upstream_connections_active",
                                                 "Connections to upstreams currently open (in use or pooled).")
                           .Add({})),
-      upstream_opened(family<prometheus::Counter>(r, "hawser_upstream_connections_total",
-                                                  "Connections opened to upstreams.")
-                          .Add({})),
-      downstream_accepted(family<prometheus::Counter>(r, "hawser_downstream_connections_total",
-                                                      "Client connections accepted.")
-                              .Add({})),
+      upstream_opened(
+          family<prometheus::Counter>(r, "hawser_upstream_connections_total", "Connections opened to upstreams.")
+              .Add({})),
+      downstream_accepted(
+          family<prometheus::Counter>(r, "hawser_downstream_connections_total", "Client connections accepted.")
+              .Add({})),
       requests_(family<prometheus::Counter>(r, "hawser_requests_total", "Requests completed, by status class.")),
       durations_(family<prometheus::Histogram>(r, "hawser_request_duration_seconds",
                                                "Time from request start to the end of the response.")),
@@ -74,8 +74,7 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
       rejected_(family<prometheus::Counter>(r, "hawser_local_replies_total",
                                             "Responses hawser generated itself, by x-hawser-reason.")) {}
 
-RequestStats& WorkerMetrics::requestStats(std::string_view direction, std::string_view service,
-                                          std::string_view peer) {
+RequestStats& WorkerMetrics::requestStats(std::string_view direction, std::string_view service, std::string_view peer) {
   std::string key;
   key.append(direction).append(1, '\0').append(service).append(1, '\0').append(peer);
   std::lock_guard lock(mutex_);
@@ -116,8 +115,7 @@ MainMetrics::MainMetrics(prometheus::Registry& r)
                                                    "Discovery refreshes that failed (last known set kept).")
                            .Add({})) {}
 
-Metrics::Metrics(unsigned workers)
-    : registries_{std::make_shared<prometheus::Registry>()}, main_(*registries_[0]) {
+Metrics::Metrics(unsigned workers) : registries_{std::make_shared<prometheus::Registry>()}, main_(*registries_[0]) {
   for (unsigned i = 0; i < workers; ++i) {
     registries_.push_back(std::make_shared<prometheus::Registry>());
     workers_.push_back(std::make_unique<WorkerMetrics>(*registries_.back()));
@@ -140,8 +138,10 @@ std::string Metrics::serialize() const {
       auto& index = metric_index[it->second];
       for (auto& m : fam.metric) {
         auto [mit, mfresh] = index.emplace(labelKey(m), into.metric.size());
-        if (mfresh) into.metric.push_back(std::move(m));
-        else mergeInto(into.metric[mit->second], m);
+        if (mfresh)
+          into.metric.push_back(std::move(m));
+        else
+          mergeInto(into.metric[mit->second], m);
       }
     }
   }

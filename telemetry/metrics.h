@@ -61,7 +61,7 @@ class MainMetrics {
   explicit MainMetrics(prometheus::Registry& registry);
   prometheus::Counter& reloads_success;
   prometheus::Counter& reloads_failure;
-  prometheus::Family<prometheus::Gauge>& endpoints;        // {service,state}
+  prometheus::Family<prometheus::Gauge>& endpoints;  // {service,state}
   prometheus::Counter& discovery_errors;
 };
 

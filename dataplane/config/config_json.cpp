@@ -5,8 +5,8 @@
 namespace hawser::config {
 namespace {
 boost::json::object timeouts(const Timeouts& t) {
-  return {{"connect", formatDuration(t.connect)}, {"request", formatDuration(t.request)},
-          {"idle", formatDuration(t.idle)}};
+  return {
+      {"connect", formatDuration(t.connect)}, {"request", formatDuration(t.request)}, {"idle", formatDuration(t.idle)}};
 }
 }  // namespace
 

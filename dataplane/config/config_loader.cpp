@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -35,9 +35,7 @@ class Field {
   Field child(const std::string& key) const {
     return Field(node_[key], path_.empty() ? key : path_ + "." + key, source_, node_);
   }
-  Field item(size_t i) const {
-    return Field(node_[i], path_ + "[" + std::to_string(i) + "]", source_);
-  }
+  Field item(size_t i) const { return Field(node_[i], path_ + "[" + std::to_string(i) + "]", source_); }
 
   // Rejects keys not in `allowed`: a typo must never be silently ignored.
   void expectMap(std::initializer_list<const char*> allowed) const {
@@ -92,11 +90,16 @@ class Field {
     if (ec != std::errc() || end == s.data()) bad();
     std::string_view unit(end, s.data() + s.size() - end);
     uint64_t ms;
-    if (unit == "ms") ms = n;
-    else if (unit == "s") ms = n * 1000;
-    else if (unit == "m") ms = n * 60'000;
-    else if (unit == "h") ms = n * 3'600'000;
-    else bad();
+    if (unit == "ms")
+      ms = n;
+    else if (unit == "s")
+      ms = n * 1000;
+    else if (unit == "m")
+      ms = n * 60'000;
+    else if (unit == "h")
+      ms = n * 3'600'000;
+    else
+      bad();
     if (n > 1'000'000'000) bad();
     return Duration(ms);
   }
@@ -106,7 +109,8 @@ class Field {
     if (colon == std::string::npos || colon == 0) fail("invalid address \"" + s + "\" (expected host:port)");
     Address a;
     a.host = s.substr(0, colon);
-    if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
+    if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']')
+      a.host = a.host.substr(1, a.host.size() - 2);
     auto port = std::string_view(s).substr(colon + 1);
     unsigned p = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
@@ -242,7 +246,8 @@ Config parse(const YAML::Node& root, const std::string& source) {
       e.expectMap({"name", "listen", "app", "protocol", "timeouts"});
       Inbound in;
       in.name = e.child("name").required().nonEmptyString();
-      if (!names.insert("inbound/" + in.name).second) e.child("name").fail("duplicate inbound name \"" + in.name + "\"");
+      if (!names.insert("inbound/" + in.name).second)
+        e.child("name").fail("duplicate inbound name \"" + in.name + "\"");
       in.listen = e.child("listen").required().address();
       listeners.emplace_back(in.listen, e.child("listen"));
       in.app = e.child("app").required().address();
@@ -274,7 +279,6 @@ Config parse(const YAML::Node& root, const std::string& source) {
           listeners.emplace_back(*svc.alias, a);
         }
         svc.protocol = readProtocol(e.child("protocol"));
-        if (svc.protocol == Protocol::tcp && !svc.alias) e.child("protocol").fail("a tcp service needs an alias listener");
         svc.discovery = readDiscovery(e.child("discovery"));
         svc.timeouts = readTimeouts(e.child("timeouts"));
         if (auto lb = e.child("load_balancer"); lb.present()) {
@@ -353,7 +357,9 @@ std::string formatDuration(Duration d) {
   return std::to_string(ms) + "ms";
 }
 
-const char* name(Protocol p) { return p == Protocol::tcp ? "tcp" : "http"; }
+const char* name(Protocol p) {
+  return p == Protocol::tcp ? "tcp" : "http";
+}
 const char* name(LoadBalancer lb) {
   switch (lb) {
     case LoadBalancer::least_request: return "least_request";

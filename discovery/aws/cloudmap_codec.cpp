@@ -27,7 +27,9 @@ std::string_view stripTypePrefix(std::string_view type) {
   return type;
 }
 
-bool isSuccess(unsigned status) { return status >= 200 && status < 300; }
+bool isSuccess(unsigned status) {
+  return status >= 200 && status < 300;
+}
 
 std::optional<uint16_t> parsePort(std::string_view s) {
   if (s.empty() || s.size() > 5) return std::nullopt;
@@ -40,8 +42,12 @@ std::optional<uint16_t> parsePort(std::string_view s) {
   return static_cast<uint16_t>(v);
 }
 
-bool isIpv4(std::string_view s) { return !s.empty() && boost::urls::parse_ipv4_address(s).has_value(); }
-bool isIpv6(std::string_view s) { return !s.empty() && boost::urls::parse_ipv6_address(s).has_value(); }
+bool isIpv4(std::string_view s) {
+  return !s.empty() && boost::urls::parse_ipv4_address(s).has_value();
+}
+bool isIpv6(std::string_view s) {
+  return !s.empty() && boost::urls::parse_ipv6_address(s).has_value();
+}
 
 std::optional<int64_t> asInt64(const boost::json::value& v) {
   if (v.is_int64()) return v.get_int64();
@@ -64,8 +70,7 @@ std::variant<boost::json::object, CloudMapError> parseObject(unsigned status, st
   return std::move(v.get_object());
 }
 
-std::variant<std::optional<int64_t>, CloudMapError> revisionOf(unsigned status,
-                                                                const boost::json::object& o) {
+std::variant<std::optional<int64_t>, CloudMapError> revisionOf(unsigned status, const boost::json::object& o) {
   const auto* r = o.if_contains("InstancesRevision");
   if (!r || r->is_null()) return std::optional<int64_t>{};
   auto rev = asInt64(*r);
@@ -173,8 +178,7 @@ std::string encodeDiscoverInstances(const DiscoverInstancesRequest& r) {
   return boost::json::serialize(o);
 }
 
-std::string encodeDiscoverInstancesRevision(std::string_view namespace_name,
-                                            std::string_view service_name,
+std::string encodeDiscoverInstancesRevision(std::string_view namespace_name, std::string_view service_name,
                                             std::string_view owner_account) {
   boost::json::object o;
   o["NamespaceName"] = namespace_name;
@@ -200,13 +204,20 @@ std::string_view toString(CloudMapError::Kind kind) {
 bool isThrottlingErrorType(std::string_view t) {
   // The throttling codes the AWS SDKs retry with backoff.
   static constexpr std::string_view kTypes[] = {
-      "ThrottlingException",       "Throttling",
-      "ThrottledException",        "RequestThrottledException",
-      "TooManyRequestsException",  "RequestLimitExceeded",
-      "RequestLimitExceededException", "ProvisionedThroughputExceededException",
-      "RequestThrottled",          "SlowDown",
-      "PriorRequestNotComplete",   "BandwidthLimitExceeded",
-      "EC2ThrottledException",     "TransactionInProgressException",
+      "ThrottlingException",
+      "Throttling",
+      "ThrottledException",
+      "RequestThrottledException",
+      "TooManyRequestsException",
+      "RequestLimitExceeded",
+      "RequestLimitExceededException",
+      "ProvisionedThroughputExceededException",
+      "RequestThrottled",
+      "SlowDown",
+      "PriorRequestNotComplete",
+      "BandwidthLimitExceeded",
+      "EC2ThrottledException",
+      "TransactionInProgressException",
   };
   for (auto k : kTypes) {
     if (t == k) return true;
@@ -214,8 +225,7 @@ bool isThrottlingErrorType(std::string_view t) {
   return false;
 }
 
-CloudMapError decodeAwsError(unsigned http_status, std::string_view body,
-                             std::string_view error_type_header) {
+CloudMapError decodeAwsError(unsigned http_status, std::string_view body, std::string_view error_type_header) {
   CloudMapError err{CloudMapError::Kind::http_error, {}, {}, http_status};
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(body, ec);
@@ -280,16 +290,16 @@ DiscoverInstancesResult decodeDiscoverInstances(unsigned http_status, std::strin
   }
   if (out.endpoints.empty()) {
     const SkippedInstance& first = out.skipped.front();
-    return CloudMapError{first.reason, {},
-                         "none of " + std::to_string(out.skipped.size()) +
-                             " instances is usable; first (" + first.instance_id + "): " + first.detail,
+    return CloudMapError{first.reason,
+                         {},
+                         "none of " + std::to_string(out.skipped.size()) + " instances is usable; first (" +
+                             first.instance_id + "): " + first.detail,
                          http_status};
   }
   return out;
 }
 
-DiscoverInstancesRevisionResult decodeDiscoverInstancesRevision(unsigned http_status,
-                                                                std::string_view body,
+DiscoverInstancesRevisionResult decodeDiscoverInstancesRevision(unsigned http_status, std::string_view body,
                                                                 std::string_view error_type_header) {
   if (!isSuccess(http_status)) return decodeAwsError(http_status, body, error_type_header);
   auto parsed = parseObject(http_status, body);

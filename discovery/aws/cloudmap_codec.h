@@ -15,8 +15,7 @@ namespace hawser::discovery::aws {
 
 inline constexpr std::string_view kCloudMapContentType = "application/x-amz-json-1.1";
 inline constexpr std::string_view kCloudMapSigningName = "servicediscovery";
-inline constexpr std::string_view kDiscoverInstancesTarget =
-    "Route53AutoNaming_v20170314.DiscoverInstances";
+inline constexpr std::string_view kDiscoverInstancesTarget = "Route53AutoNaming_v20170314.DiscoverInstances";
 inline constexpr std::string_view kDiscoverInstancesRevisionTarget =
     "Route53AutoNaming_v20170314.DiscoverInstancesRevision";
 
@@ -41,8 +40,7 @@ struct DiscoverInstancesRequest {
 
 // JSON request bodies; empty maps and unset optionals are omitted.
 std::string encodeDiscoverInstances(const DiscoverInstancesRequest& request);
-std::string encodeDiscoverInstancesRevision(std::string_view namespace_name,
-                                            std::string_view service_name,
+std::string encodeDiscoverInstancesRevision(std::string_view namespace_name, std::string_view service_name,
                                             std::string_view owner_account = {});
 
 struct Endpoint {
@@ -104,13 +102,12 @@ using DiscoverInstancesRevisionResult = std::variant<int64_t, CloudMapError>;
 // X-Amzn-ErrorType header, if any (used when the body has no __type).
 DiscoverInstancesResult decodeDiscoverInstances(unsigned http_status, std::string_view body,
                                                 std::string_view error_type_header = {});
-DiscoverInstancesRevisionResult decodeDiscoverInstancesRevision(
-    unsigned http_status, std::string_view body, std::string_view error_type_header = {});
+DiscoverInstancesRevisionResult decodeDiscoverInstancesRevision(unsigned http_status, std::string_view body,
+                                                                std::string_view error_type_header = {});
 
 // Decodes an AWS JSON 1.1 error response (used by both decoders; exposed for
 // other Cloud Map operations).
-CloudMapError decodeAwsError(unsigned http_status, std::string_view body,
-                             std::string_view error_type_header = {});
+CloudMapError decodeAwsError(unsigned http_status, std::string_view body, std::string_view error_type_header = {});
 bool isThrottlingErrorType(std::string_view type);
 
 }  // namespace hawser::discovery::aws

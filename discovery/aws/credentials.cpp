@@ -41,8 +41,7 @@ bool isAllowedHttpHost(const boost::urls::url_view& u) {
       std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
       return h == "localhost";
     }
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -78,7 +77,9 @@ std::string describe(const Credentials& c) {
   return out;
 }
 
-std::ostream& operator<<(std::ostream& os, const Credentials& c) { return os << describe(c); }
+std::ostream& operator<<(std::ostream& os, const Credentials& c) {
+  return os << describe(c);
+}
 
 std::string describe(const ContainerCredentialsEndpoint& e) {
   return "ContainerCredentialsEndpoint{url=" + e.url +
@@ -124,8 +125,7 @@ ContainerEndpointResult containerCredentialsEndpoint(const EnvLookup& env, const
                               "AWS_CONTAINER_CREDENTIALS_FULL_URI is not an absolute URI"};
     }
     std::string scheme = parsed->scheme();
-    std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
     if (scheme != "https" && !(scheme == "http" && isAllowedHttpHost(*parsed))) {
       return CredentialsError{CredentialsError::Kind::bad_uri,
                               "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a "
@@ -149,24 +149,21 @@ ContainerEndpointResult containerCredentialsEndpoint(const EnvLookup& env, const
   }
   if (token) {
     if (token->find_first_of("\r\n") != std::string::npos) {
-      return CredentialsError{CredentialsError::Kind::bad_token,
-                              "container authorization token contains a line break"};
+      return CredentialsError{CredentialsError::Kind::bad_token, "container authorization token contains a line break"};
     }
     if (!token->empty()) out.authorization = std::move(*token);
   }
   return out;
 }
 
-std::variant<Credentials, CredentialsError> parseContainerCredentials(std::string_view body,
-                                                                      Clock::time_point now) {
+std::variant<Credentials, CredentialsError> parseContainerCredentials(std::string_view body, Clock::time_point now) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(body, ec);
   if (ec) return CredentialsError{CredentialsError::Kind::not_json, ec.message()};
   const auto* obj = v.if_object();
   if (!obj) return CredentialsError{CredentialsError::Kind::wrong_type, "response is not an object"};
 
-  auto field = [&](std::string_view name, bool required,
-                   std::string& dest) -> std::optional<CredentialsError> {
+  auto field = [&](std::string_view name, bool required, std::string& dest) -> std::optional<CredentialsError> {
     const auto* f = obj->if_contains(name);
     if (!f || f->is_null()) {
       if (!required) return std::nullopt;
@@ -192,8 +189,7 @@ std::variant<Credentials, CredentialsError> parseContainerCredentials(std::strin
   if (!expiration.empty()) {
     c.expiration = parseIso8601(expiration);
     if (!c.expiration) {
-      return CredentialsError{CredentialsError::Kind::bad_expiration,
-                              "Expiration is not ISO 8601: " + expiration};
+      return CredentialsError{CredentialsError::Kind::bad_expiration, "Expiration is not ISO 8601: " + expiration};
     }
   }
   c.obtained_at = now;
@@ -211,8 +207,7 @@ std::optional<Clock::time_point> parseIso8601(std::string_view s) {
     }
     return v;
   };
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
-      s[16] != ':') {
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':') {
     return std::nullopt;
   }
   int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), se = num(17, 2);
@@ -251,10 +246,9 @@ std::optional<Clock::time_point> parseIso8601(std::string_view s) {
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  auto t = std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} +
-           std::chrono::seconds{se} - offset;
-  return std::chrono::time_point_cast<Clock::duration>(t) +
-         std::chrono::duration_cast<Clock::duration>(frac);
+  auto t =
+      std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} + std::chrono::seconds{se} - offset;
+  return std::chrono::time_point_cast<Clock::duration>(t) + std::chrono::duration_cast<Clock::duration>(frac);
 }
 
 std::string formatIso8601(Clock::time_point t) {

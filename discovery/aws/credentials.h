@@ -48,9 +48,9 @@ struct CredentialsError {
     wrong_type,
     missing_field,
     bad_expiration,
-    bad_uri,          // container credentials URI not allowed or unparsable
-    token_file,       // authorization token file unreadable
-    bad_token,        // authorization token contains CR/LF
+    bad_uri,     // container credentials URI not allowed or unparsable
+    token_file,  // authorization token file unreadable
+    bad_token,   // authorization token contains CR/LF
   };
   Kind kind;
   std::string detail;  // never holds a secret
@@ -76,8 +76,7 @@ std::string describe(const ContainerCredentialsEndpoint& e);
 std::ostream& operator<<(std::ostream& os, const ContainerCredentialsEndpoint& e);
 
 // monostate: neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor _FULL_URI set.
-using ContainerEndpointResult =
-    std::variant<std::monostate, ContainerCredentialsEndpoint, CredentialsError>;
+using ContainerEndpointResult = std::variant<std::monostate, ContainerCredentialsEndpoint, CredentialsError>;
 
 // RELATIVE_URI wins (appended to http://169.254.170.2). A FULL_URI must be
 // https, or http to a loopback address or the ECS/EKS agent addresses
@@ -89,8 +88,7 @@ ContainerEndpointResult containerCredentialsEndpoint(const EnvLookup& env, const
 
 // Parses {"AccessKeyId","SecretAccessKey","Token","Expiration"} as served by
 // the ECS agent / EKS pod identity agent. `now` is when the response arrived.
-std::variant<Credentials, CredentialsError> parseContainerCredentials(std::string_view body,
-                                                                      Clock::time_point now);
+std::variant<Credentials, CredentialsError> parseContainerCredentials(std::string_view body, Clock::time_point now);
 
 // ISO 8601 / RFC 3339 UTC: "2015-08-30T12:36:00Z", fractions and +hh:mm offsets accepted.
 std::optional<Clock::time_point> parseIso8601(std::string_view s);

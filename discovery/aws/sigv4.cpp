@@ -6,14 +6,16 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <cctype>
+#include <cstdio>
 #include <map>
 
 namespace hawser::discovery::aws {
 namespace {
 
-char asciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char asciiLower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -21,11 +23,13 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 bool isUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
 }
 
 int hexValue(char c) {
@@ -144,9 +148,8 @@ std::string sha256Hex(std::string_view data) {
 std::string hmacSha256(std::string_view key, std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), md.data(), &len) ==
-      nullptr) {
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+           data.size(), md.data(), &len) == nullptr) {
     return {};
   }
   return std::string(reinterpret_cast<const char*>(md.data()), len);
@@ -233,9 +236,8 @@ std::string canonicalQuery(std::string_view raw_query) {
 
 bool isUnsignableHeader(std::string_view n) {
   return n == "authorization" || n == "connection" || n == "expect" || n == "keep-alive" ||
-         n == "proxy-authorization" || n == "proxy-connection" || n == "te" ||
-         n == "trailer" || n == "transfer-encoding" || n == "upgrade" || n == "user-agent" ||
-         n == "x-amzn-trace-id";
+         n == "proxy-authorization" || n == "proxy-connection" || n == "te" || n == "trailer" ||
+         n == "transfer-encoding" || n == "upgrade" || n == "user-agent" || n == "x-amzn-trace-id";
 }
 
 CanonicalHeaders canonicalHeaders(const HeaderList& headers, const std::vector<std::string>* only) {
@@ -261,9 +263,8 @@ CanonicalHeaders canonicalHeaders(const HeaderList& headers, const std::vector<s
   return out;
 }
 
-std::string canonicalRequest(std::string_view method, std::string_view canonical_uri,
-                             std::string_view canonical_query, const CanonicalHeaders& headers,
-                             std::string_view payload_hash) {
+std::string canonicalRequest(std::string_view method, std::string_view canonical_uri, std::string_view canonical_query,
+                             const CanonicalHeaders& headers, std::string_view payload_hash) {
   std::string out;
   out.reserve(method.size() + canonical_uri.size() + canonical_query.size() + headers.block.size() +
               headers.signed_headers.size() + payload_hash.size() + 8);
@@ -276,15 +277,13 @@ std::string canonicalRequest(std::string_view method, std::string_view canonical
   return out;
 }
 
-std::string credentialScope(std::string_view amz_date, std::string_view region,
-                            std::string_view service) {
+std::string credentialScope(std::string_view amz_date, std::string_view region, std::string_view service) {
   std::string out(amz_date.substr(0, 8));
   out.append("/").append(region).append("/").append(service).append("/aws4_request");
   return out;
 }
 
-std::string stringToSign(std::string_view amz_date, std::string_view scope,
-                         std::string_view canonical_request) {
+std::string stringToSign(std::string_view amz_date, std::string_view scope, std::string_view canonical_request) {
   std::string out(kSigV4Algorithm);
   out.append("\n").append(amz_date).append("\n").append(scope).append("\n");
   out.append(sha256Hex(canonical_request));
@@ -331,11 +330,10 @@ SignedRequest signRequest(const HttpRequestToSign& request, const Credentials& c
                        canonicalQuery(query), ch, request.payload_hash);
   std::string scope = credentialScope(params.amz_date, params.region, params.service);
   out.string_to_sign = stringToSign(params.amz_date, scope, out.canonical_request);
-  std::string key =
-      signingKey(credentials.secret_key, params.amz_date.substr(0, 8), params.region, params.service);
+  std::string key = signingKey(credentials.secret_key, params.amz_date.substr(0, 8), params.region, params.service);
   out.signature = signatureHex(key, out.string_to_sign);
-  out.authorization = std::string(kSigV4Algorithm) + " Credential=" + credentials.access_key + "/" +
-                      scope + ", SignedHeaders=" + ch.signed_headers + ", Signature=" + out.signature;
+  out.authorization = std::string(kSigV4Algorithm) + " Credential=" + credentials.access_key + "/" + scope +
+                      ", SignedHeaders=" + ch.signed_headers + ", Signature=" + out.signature;
   out.headers_to_add.emplace_back("Authorization", out.authorization);
   return out;
 }
@@ -368,12 +366,11 @@ PresignedRequest presignRequest(const HttpRequestToSign& request, const Credenti
   }
 
   PresignedRequest out;
-  out.canonical_request = canonicalRequest(
-      request.method, canonicalUri(path, params.normalize_path, params.double_encode_path),
-      canonicalQuery(signed_query), ch, request.payload_hash);
+  out.canonical_request =
+      canonicalRequest(request.method, canonicalUri(path, params.normalize_path, params.double_encode_path),
+                       canonicalQuery(signed_query), ch, request.payload_hash);
   out.string_to_sign = stringToSign(params.amz_date, scope, out.canonical_request);
-  std::string key =
-      signingKey(credentials.secret_key, params.amz_date.substr(0, 8), params.region, params.service);
+  std::string key = signingKey(credentials.secret_key, params.amz_date.substr(0, 8), params.region, params.service);
   out.signature = signatureHex(key, out.string_to_sign);
 
   std::string final_query = signed_query;
@@ -480,8 +477,7 @@ VerifyStatus verifyRequest(const HttpRequestToSign& request, const CredentialsLo
   if (!authorization) return VerifyStatus::missing_authorization;
   auto auth = parseAuthorization(*authorization);
   if (!auth) return VerifyStatus::malformed_authorization;
-  if (auth->terminator != "aws4_request" ||
-      (!options.region.empty() && auth->region != options.region) ||
+  if (auth->terminator != "aws4_request" || (!options.region.empty() && auth->region != options.region) ||
       (!options.service.empty() && auth->service != options.service)) {
     return VerifyStatus::wrong_scope;
   }
@@ -514,9 +510,9 @@ VerifyStatus verifyRequest(const HttpRequestToSign& request, const CredentialsLo
     return VerifyStatus::malformed_authorization;
   }
   auto [path, query] = splitTarget(request.target);
-  std::string creq = canonicalRequest(
-      request.method, canonicalUri(path, options.normalize_path, options.double_encode_path),
-      canonicalQuery(query), ch, request.payload_hash);
+  std::string creq =
+      canonicalRequest(request.method, canonicalUri(path, options.normalize_path, options.double_encode_path),
+                       canonicalQuery(query), ch, request.payload_hash);
   std::string scope = credentialScope(*amz_date, auth->region, auth->service);
   std::string sts = stringToSign(*amz_date, scope, creq);
   std::string expected = signatureHex(signingKey(creds->secret_key, auth->date8, auth->region, auth->service), sts);
@@ -554,8 +550,7 @@ std::optional<std::chrono::system_clock::time_point> parseAmzDate(std::string_vi
   std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
                                   std::chrono::day{static_cast<unsigned>(d)}};
   if (!ymd.ok() || h > 23 || mi > 59 || se > 60) return std::nullopt;
-  return std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} +
-         std::chrono::seconds{se};
+  return std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} + std::chrono::seconds{se};
 }
 
 }  // namespace hawser::discovery::aws

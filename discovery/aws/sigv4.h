@@ -51,9 +51,9 @@ struct SigningParams {
 struct SignedRequest {
   std::string canonical_request;
   std::string string_to_sign;
-  std::string signature;      // lowercase hex
-  std::string signed_headers; // "host;x-amz-date"
-  std::string authorization;  // the Authorization header value
+  std::string signature;       // lowercase hex
+  std::string signed_headers;  // "host;x-amz-date"
+  std::string authorization;   // the Authorization header value
   // Headers the caller must add to the request, in this order (the order the
   // AWS CRT signer uses): X-Amz-Security-Token, X-Amz-Date,
   // x-amz-content-sha256, Authorization.
@@ -94,23 +94,19 @@ struct CanonicalHeaders {
 };
 // With `only` set, exactly those lowercase names are used (a missing one is
 // simply absent: verification checks presence itself).
-CanonicalHeaders canonicalHeaders(const HeaderList& headers,
-                                  const std::vector<std::string>* only = nullptr);
+CanonicalHeaders canonicalHeaders(const HeaderList& headers, const std::vector<std::string>* only = nullptr);
 
 // Headers the signer never signs: hop-by-hop or rewritten by proxies.
 bool isUnsignableHeader(std::string_view lowercase_name);
 
-std::string canonicalRequest(std::string_view method, std::string_view canonical_uri,
-                             std::string_view canonical_query,
+std::string canonicalRequest(std::string_view method, std::string_view canonical_uri, std::string_view canonical_query,
                              const CanonicalHeaders& headers, std::string_view payload_hash);
 // "20150830/us-east-1/service/aws4_request"
-std::string credentialScope(std::string_view amz_date, std::string_view region,
-                            std::string_view service);
-std::string stringToSign(std::string_view amz_date, std::string_view scope,
-                         std::string_view canonical_request);
+std::string credentialScope(std::string_view amz_date, std::string_view region, std::string_view service);
+std::string stringToSign(std::string_view amz_date, std::string_view scope, std::string_view canonical_request);
 // Raw 32-byte key: HMAC chain over date, region, service, "aws4_request".
-std::string signingKey(std::string_view secret_key, std::string_view date8,
-                       std::string_view region, std::string_view service);
+std::string signingKey(std::string_view secret_key, std::string_view date8, std::string_view region,
+                       std::string_view service);
 std::string signatureHex(std::string_view signing_key, std::string_view string_to_sign);
 
 // Signing ------------------------------------------------------------------
@@ -133,9 +129,9 @@ enum class VerifyStatus {
   malformed_authorization,  // not "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..."
   wrong_scope,              // region/service/terminator differ from what the server expects
   unknown_access_key,
-  missing_signed_header,    // SignedHeaders names a header the request lacks, or omits host
-  missing_date,             // no valid X-Amz-Date header, or its day differs from the scope
-  request_expired,          // outside max_skew of `now`
+  missing_signed_header,  // SignedHeaders names a header the request lacks, or omits host
+  missing_date,           // no valid X-Amz-Date header, or its day differs from the scope
+  request_expired,        // outside max_skew of `now`
   signature_mismatch,
 };
 std::string_view toString(VerifyStatus status);

@@ -23,15 +23,13 @@ DiscoveredInstances ok(const DiscoverInstancesResult& r) {
 
 CloudMapError err(const DiscoverInstancesResult& r) {
   if (const auto* e = std::get_if<CloudMapError>(&r)) return *e;
-  ADD_FAILURE() << "expected an error, got " << std::get<DiscoveredInstances>(r).endpoints.size()
-                << " endpoints";
+  ADD_FAILURE() << "expected an error, got " << std::get<DiscoveredInstances>(r).endpoints.size() << " endpoints";
   return {};
 }
 
 std::string instance(const std::string& id, const std::string& attributes) {
   return R"({"InstanceId":")" + id +
-         R"(","NamespaceName":"ns","ServiceName":"svc","HealthStatus":"HEALTHY","Attributes":)" +
-         attributes + "}";
+         R"(","NamespaceName":"ns","ServiceName":"svc","HealthStatus":"HEALTHY","Attributes":)" + attributes + "}";
 }
 
 std::string response(const std::string& instances, const std::string& revision = "7") {
@@ -112,8 +110,7 @@ TEST(CloudMapDecode, EndpointsWithAllAttributesAndRevision) {
   auto r = decodeDiscoverInstances(
       200, response(instance("i-1", R"({"AWS_INSTANCE_IPV4":"10.0.0.1","AWS_INSTANCE_PORT":"8080",)"
                                     R"("version":"v2","AVAILABILITY_ZONE":"eu-west-1a"})") +
-                        "," +
-                        instance("i-2", R"({"AWS_INSTANCE_IPV4":"10.0.0.2","AWS_INSTANCE_PORT":"9090"})"),
+                        "," + instance("i-2", R"({"AWS_INSTANCE_IPV4":"10.0.0.2","AWS_INSTANCE_PORT":"9090"})"),
                     "1234567890123"));
   const DiscoveredInstances d = ok(r);
   ASSERT_EQ(d.endpoints.size(), 2u);
@@ -163,9 +160,9 @@ TEST(CloudMapDecode, NotJson) {
 }
 
 TEST(CloudMapDecode, WrongTypes) {
-  for (const char* body : {R"([])", R"("x")", R"({"Instances":{}})", R"({"Instances":"a"})",
-                           R"({"Instances":[],"InstancesRevision":"7"})",
-                           R"({"Instances":[],"InstancesRevision":1.5})"}) {
+  for (const char* body :
+       {R"([])", R"("x")", R"({"Instances":{}})", R"({"Instances":"a"})", R"({"Instances":[],"InstancesRevision":"7"})",
+        R"({"Instances":[],"InstancesRevision":1.5})"}) {
     EXPECT_EQ(err(decodeDiscoverInstances(200, body)).kind, CloudMapError::Kind::wrong_type) << body;
   }
 }
@@ -186,7 +183,8 @@ TEST(CloudMapDecode, MissingAttributesSkippedAndCounted) {
   std::string no_ip = instance("no-ip", R"({"AWS_INSTANCE_PORT":"80"})");
   std::string no_port = instance("no-port", R"({"AWS_INSTANCE_IPV4":"10.0.0.3"})");
   std::string no_attrs = R"({"InstanceId":"bare"})";
-  const DiscoveredInstances d = ok(decodeDiscoverInstances(200, response(good + "," + no_ip + "," + no_port + "," + no_attrs)));
+  const DiscoveredInstances d =
+      ok(decodeDiscoverInstances(200, response(good + "," + no_ip + "," + no_port + "," + no_attrs)));
   ASSERT_EQ(d.endpoints.size(), 1u);
   EXPECT_EQ(d.endpoints[0].instance_id, "ok");
   ASSERT_EQ(d.skipped.size(), 3u);
@@ -209,8 +207,8 @@ TEST(CloudMapDecode, AllInstancesUnusableIsAnError) {
 
 TEST(CloudMapDecode, PortsOutOfRange) {
   for (const char* port : {"0", "70000", "65536", "abc", "", "-1", "+80", " 80", "80 ", "8080808080", "1e3"}) {
-    auto body = response(
-        instance("p", std::string(R"({"AWS_INSTANCE_IPV4":"10.0.0.1","AWS_INSTANCE_PORT":")") + port + "\"}"));
+    auto body =
+        response(instance("p", std::string(R"({"AWS_INSTANCE_IPV4":"10.0.0.1","AWS_INSTANCE_PORT":")") + port + "\"}"));
     EXPECT_EQ(err(decodeDiscoverInstances(200, body)).kind, CloudMapError::Kind::bad_port) << port;
   }
   auto edge = decodeDiscoverInstances(
@@ -236,8 +234,7 @@ TEST(CloudMapDecode, BadAddresses) {
                             R"({"AWS_INSTANCE_IPV4":"10.0.0.256","AWS_INSTANCE_PORT":"80"})",
                             R"({"AWS_INSTANCE_IPV6":"[::1]","AWS_INSTANCE_PORT":"80"})",
                             R"({"AWS_INSTANCE_IPV4":"","AWS_INSTANCE_PORT":"80"})"}) {
-    EXPECT_EQ(err(decodeDiscoverInstances(200, response(instance("x", attrs)))).kind,
-              CloudMapError::Kind::bad_address)
+    EXPECT_EQ(err(decodeDiscoverInstances(200, response(instance("x", attrs)))).kind, CloudMapError::Kind::bad_address)
         << attrs;
   }
 }

@@ -31,7 +31,9 @@ FileReader fakeFiles(std::map<std::string, std::string> files) {
   };
 }
 
-Clock::time_point at(const char* iso) { return *parseIso8601(iso); }
+Clock::time_point at(const char* iso) {
+  return *parseIso8601(iso);
+}
 
 // Environment ----------------------------------------------------------------
 
@@ -98,26 +100,25 @@ TEST(ContainerCredentialsEndpoint, RelativeWinsOverFull) {
 }
 
 TEST(ContainerCredentialsEndpoint, FullUriLoopbackWithToken) {
-  auto r = containerCredentialsEndpoint(
-      fakeEnv({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:40123/creds"},
-               {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer abc"}}),
-      fakeFiles({}));
+  auto r = containerCredentialsEndpoint(fakeEnv({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:40123/creds"},
+                                                 {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer abc"}}),
+                                        fakeFiles({}));
   EXPECT_EQ(endpoint(r).url, "http://127.0.0.1:40123/creds");
   EXPECT_EQ(endpoint(r).authorization, "Bearer abc");
 }
 
 TEST(ContainerCredentialsEndpoint, FullUriAllowedHosts) {
-  for (const char* uri : {"http://localhost:8080/c", "http://[::1]:80/c", "https://creds.example.com/c",
-                          "http://169.254.170.23/v1/credentials", "http://[fd00:ec2::23]/v1/credentials",
-                          "http://127.1.2.3/c"}) {
+  for (const char* uri :
+       {"http://localhost:8080/c", "http://[::1]:80/c", "https://creds.example.com/c",
+        "http://169.254.170.23/v1/credentials", "http://[fd00:ec2::23]/v1/credentials", "http://127.1.2.3/c"}) {
     auto r = containerCredentialsEndpoint(fakeEnv({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", uri}}), fakeFiles({}));
     EXPECT_EQ(endpoint(r).url, uri);
   }
 }
 
 TEST(ContainerCredentialsEndpoint, FullUriRejectedHosts) {
-  for (const char* uri : {"http://creds.example.com/c", "http://10.0.0.1/c", "ftp://127.0.0.1/c", "not a uri",
-                          "/relative/only"}) {
+  for (const char* uri :
+       {"http://creds.example.com/c", "http://10.0.0.1/c", "ftp://127.0.0.1/c", "not a uri", "/relative/only"}) {
     auto r = containerCredentialsEndpoint(fakeEnv({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", uri}}), fakeFiles({}));
     EXPECT_EQ(errorKind(r), CredentialsError::Kind::bad_uri) << uri;
   }

@@ -208,8 +208,8 @@ TEST_P(SigV4QueryVector, MatchesSuite) {
   EXPECT_EQ(p.string_to_sign, v.expected("query-string-to-sign.txt"));
   EXPECT_EQ(p.signature, v.expected("query-signature.txt"));
 
-  std::string signed_request = v.request.method + " " + p.target + " HTTP/1.1\n" +
-                               v.request.raw_header_block + "\n" + v.request.body;
+  std::string signed_request =
+      v.request.method + " " + p.target + " HTTP/1.1\n" + v.request.raw_header_block + "\n" + v.request.body;
   EXPECT_EQ(signed_request, v.expected("query-signed-request.txt"));
 }
 
@@ -235,7 +235,7 @@ TEST(SigV4, CanonicalUriNormalisesAndEncodes) {
   EXPECT_EQ(canonicalUri("", true, true), "/");
   EXPECT_EQ(canonicalUri("/a/./b/../c//d/", true, true), "/a/c/d/");
   EXPECT_EQ(canonicalUri("/../..", true, true), "/");
-  EXPECT_EQ(canonicalUri("/a%20b", true, true), "/a%2520b");  // double encoding
+  EXPECT_EQ(canonicalUri("/a%20b", true, true), "/a%2520b");              // double encoding
   EXPECT_EQ(canonicalUri("/a%2fb c/./", false, false), "/a%2Fb%20c/./");  // S3 style
 }
 
@@ -307,7 +307,9 @@ class SigV4Verify : public testing::Test {
   VerifyOptions options;
 };
 
-TEST_F(SigV4Verify, Ok) { EXPECT_EQ(verifyRequest(request, lookup, options), VerifyStatus::ok); }
+TEST_F(SigV4Verify, Ok) {
+  EXPECT_EQ(verifyRequest(request, lookup, options), VerifyStatus::ok);
+}
 
 TEST_F(SigV4Verify, MissingAuthorization) {
   std::erase_if(request.headers, [](const auto& h) { return h.first == "Authorization"; });

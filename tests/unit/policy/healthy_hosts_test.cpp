@@ -60,8 +60,7 @@ TEST(HealthyHostsTest, NoneUsableIsPanicEvenWithZeroThreshold) {
 }
 
 TEST(HealthyHostsTest, PrefersTheLocalZone) {
-  const std::vector<HostView> hosts{host("use1-az1"), host("use1-az2"), host("use1-az1"),
-                                    host("use1-az3")};
+  const std::vector<HostView> hosts{host("use1-az1"), host("use1-az2"), host("use1-az1"), host("use1-az3")};
   HostSelectionPolicy policy;
   policy.local_zone = "use1-az1";
   std::vector<std::size_t> out;
@@ -71,8 +70,7 @@ TEST(HealthyHostsTest, PrefersTheLocalZone) {
 
 TEST(HealthyHostsTest, SpillsToEveryZoneWhenLocalFallsBelowThreshold) {
   // Local zone: 3 hosts. 3/3 and (after one loss) 2/3 = 66% < 70% spills.
-  std::vector<HostView> hosts{host("az1"), host("az1"), host("az1"),
-                              host("az2"), host("az2"), host("az2")};
+  std::vector<HostView> hosts{host("az1"), host("az1"), host("az1"), host("az2"), host("az2"), host("az2")};
   HostSelectionPolicy policy;
   policy.local_zone = "az1";
   std::vector<std::size_t> out;
@@ -90,8 +88,7 @@ TEST(HealthyHostsTest, SpillsToEveryZoneWhenLocalFallsBelowThreshold) {
 }
 
 TEST(HealthyHostsTest, WholeLocalZoneDownFailsOver) {
-  std::vector<HostView> hosts{host("az1", false), host("az2"), host("az2"), host("az1", false),
-                              host("az3")};
+  std::vector<HostView> hosts{host("az1", false), host("az2"), host("az2"), host("az1", false), host("az3")};
   HostSelectionPolicy policy;
   policy.local_zone = "az1";
   std::vector<std::size_t> out;
@@ -100,8 +97,7 @@ TEST(HealthyHostsTest, WholeLocalZoneDownFailsOver) {
 }
 
 TEST(HealthyHostsTest, ZeroSpillPercentStaysLocalWhileAnyLocalIsUsable) {
-  std::vector<HostView> hosts{host("az1", false), host("az1"), host("az1", false), host("az2"),
-                              host("az2")};
+  std::vector<HostView> hosts{host("az1", false), host("az1"), host("az1", false), host("az2"), host("az2")};
   HostSelectionPolicy policy;
   policy.local_zone = "az1";
   policy.zone_spill_percent = 0;
@@ -120,8 +116,7 @@ TEST(HealthyHostsTest, NoHostInTheLocalZoneIsNotZoneAware) {
 }
 
 TEST(HealthyHostsTest, PanicIgnoresZones) {
-  const std::vector<HostView> hosts{host("az1"), host("az2", false), host("az2", false),
-                                    host("az2", false)};
+  const std::vector<HostView> hosts{host("az1"), host("az2", false), host("az2", false), host("az2", false)};
   HostSelectionPolicy policy;
   policy.local_zone = "az1";
   std::vector<std::size_t> out;

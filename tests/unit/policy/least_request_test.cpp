@@ -37,8 +37,7 @@ TEST(LeastRequestTest, LoadIsPerUnitOfWeight) {
 
 TEST(LeastRequestTest, TheMostLoadedOfManyIsNeverPicked) {
   std::vector<HostView> hosts(5);
-  for (std::size_t i = 0; i < hosts.size(); ++i)
-    hosts[i].active_requests = static_cast<std::uint32_t>(i);
+  for (std::size_t i = 0; i < hosts.size(); ++i) hosts[i].active_requests = static_cast<std::uint32_t>(i);
   LeastRequest lb;
   Random rng(11);
   std::vector<int> count(5);

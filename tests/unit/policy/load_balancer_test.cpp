@@ -12,10 +12,8 @@ namespace hawser::policy {
 namespace {
 
 TEST(LoadBalancerTest, FactoryMakesEachKind) {
-  EXPECT_NE(dynamic_cast<RoundRobin*>(makeLoadBalancer(LoadBalancerKind::round_robin).get()),
-            nullptr);
-  EXPECT_NE(dynamic_cast<LeastRequest*>(makeLoadBalancer(LoadBalancerKind::least_request).get()),
-            nullptr);
+  EXPECT_NE(dynamic_cast<RoundRobin*>(makeLoadBalancer(LoadBalancerKind::round_robin).get()), nullptr);
+  EXPECT_NE(dynamic_cast<LeastRequest*>(makeLoadBalancer(LoadBalancerKind::least_request).get()), nullptr);
   EXPECT_NE(dynamic_cast<RandomLb*>(makeLoadBalancer(LoadBalancerKind::random).get()), nullptr);
 }
 

@@ -24,8 +24,8 @@ OutlierDetectionPolicy policyWith(std::uint32_t percent) {
 }
 
 // Records `n` outcomes; returns the ejection the last one caused, if any.
-std::optional<EjectionEvent> recordN(OutlierDetector& d, std::size_t endpoint, int n,
-                                     UpstreamOutcome outcome, TimePoint now) {
+std::optional<EjectionEvent> recordN(OutlierDetector& d, std::size_t endpoint, int n, UpstreamOutcome outcome,
+                                     TimePoint now) {
   std::optional<EjectionEvent> last;
   for (int i = 0; i < n; ++i) last = d.record(endpoint, outcome, now);
   return last;

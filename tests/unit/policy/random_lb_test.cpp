@@ -44,8 +44,7 @@ TEST(RandomLbTest, SameSeedSamePicks) {
   RandomLb lb;
   Random a(99);
   Random b(99);
-  for (int i = 0; i < 50; ++i)
-    EXPECT_EQ(lb.pick(hosts, candidates, a), lb.pick(hosts, candidates, b));
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(lb.pick(hosts, candidates, a), lb.pick(hosts, candidates, b));
 }
 
 }  // namespace

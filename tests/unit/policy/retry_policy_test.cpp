@@ -165,15 +165,13 @@ TEST_F(DecideRetryTest, AttemptsCountTheFirstOne) {
 
   policy.attempts = 1;
   s.attempts_so_far = 1;
-  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(500), s).reason,
-            StopReason::attempts_exhausted);
+  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(500), s).reason, StopReason::attempts_exhausted);
 }
 
 TEST_F(DecideRetryTest, NeverAfterResponseStartedStreaming) {
   AttemptState s = get();
   s.response_started = true;
-  for (auto outcome :
-       {UpstreamOutcome::response(503), UpstreamOutcome::reset(), UpstreamOutcome::timeout()}) {
+  for (auto outcome : {UpstreamOutcome::response(503), UpstreamOutcome::reset(), UpstreamOutcome::timeout()}) {
     const RetryDecision d = decideRetry(policy, outcome, s);
     EXPECT_FALSE(d.retry);
     EXPECT_EQ(d.reason, StopReason::response_started);
@@ -196,8 +194,7 @@ TEST_F(DecideRetryTest, NonIdempotentOnlyWhenNothingReachedTheUpstream) {
     AttemptState s = get();
     s.method = method;
     s.reached_upstream = true;
-    for (auto outcome :
-         {UpstreamOutcome::response(503), UpstreamOutcome::reset(), UpstreamOutcome::timeout()}) {
+    for (auto outcome : {UpstreamOutcome::response(503), UpstreamOutcome::reset(), UpstreamOutcome::timeout()}) {
       const RetryDecision d = decideRetry(policy, outcome, s);
       EXPECT_FALSE(d.retry) << method;
       EXPECT_EQ(d.reason, StopReason::non_idempotent) << method;
@@ -216,8 +213,7 @@ TEST_F(DecideRetryTest, NonIdempotentWhenOptedIn) {
   s.method = "POST";
   EXPECT_TRUE(decideRetry(policy, UpstreamOutcome::response(503), s).retry);
   s.attempts_so_far = 3;
-  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(503), s).reason,
-            StopReason::attempts_exhausted);
+  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(503), s).reason, StopReason::attempts_exhausted);
 }
 
 TEST_F(DecideRetryTest, IdempotentMethodsRetryAfterReachingTheUpstream) {
@@ -234,19 +230,14 @@ TEST_F(DecideRetryTest, RulesApplyInDocumentedOrder) {
   s.response_started = true;
   s.body_replayable = false;
   s.attempts_so_far = 9;
-  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(200), s).reason,
-            StopReason::not_retriable);
-  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(500), s).reason,
-            StopReason::response_started);
+  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(200), s).reason, StopReason::not_retriable);
+  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(500), s).reason, StopReason::response_started);
   s.response_started = false;
-  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(500), s).reason,
-            StopReason::body_not_replayable);
+  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(500), s).reason, StopReason::body_not_replayable);
   s.body_replayable = true;
-  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(500), s).reason,
-            StopReason::non_idempotent);
+  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(500), s).reason, StopReason::non_idempotent);
   s.method = "GET";
-  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(500), s).reason,
-            StopReason::attempts_exhausted);
+  EXPECT_EQ(decideRetry(policy, UpstreamOutcome::response(500), s).reason, StopReason::attempts_exhausted);
 }
 
 TEST_F(DecideRetryTest, DefaultPolicyRetriesGatewayErrorsOnly) {

@@ -15,8 +15,8 @@ std::vector<std::size_t> all(std::size_t n) {
   return v;
 }
 
-std::vector<std::size_t> picks(RoundRobin& lb, std::span<const HostView> hosts,
-                               std::span<const std::size_t> candidates, int n) {
+std::vector<std::size_t> picks(RoundRobin& lb, std::span<const HostView> hosts, std::span<const std::size_t> candidates,
+                               int n) {
   Random rng(1);
   std::vector<std::size_t> out;
   for (int i = 0; i < n; ++i) out.push_back(*lb.pick(hosts, candidates, rng));
@@ -36,8 +36,7 @@ TEST(RoundRobinTest, SmoothSequenceMatchesNginx) {
   hosts[2].weight = 1;
   RoundRobin lb;
   // nginx's documented sequence for weights {a:5, b:1, c:1}: a a b a c a a.
-  EXPECT_EQ(picks(lb, hosts, all(3), 14),
-            (std::vector<std::size_t>{0, 0, 1, 0, 2, 0, 0, 0, 0, 1, 0, 2, 0, 0}));
+  EXPECT_EQ(picks(lb, hosts, all(3), 14), (std::vector<std::size_t>{0, 0, 1, 0, 2, 0, 0, 0, 0, 1, 0, 2, 0, 0}));
 }
 
 TEST(RoundRobinTest, WeightsAreExactOverEveryCycle) {

@@ -38,8 +38,7 @@ TEST(RouteSplitTest, RatiosWithinTolerance) {
 }
 
 TEST(RouteSplitTest, ThreeWayRatios) {
-  const RouteSplit split(
-      {Subset{{{"v", "a"}}, 50, ""}, Subset{{{"v", "b"}}, 30, ""}, Subset{{{"v", "c"}}, 20, ""}});
+  const RouteSplit split({Subset{{{"v", "a"}}, 50, ""}, Subset{{{"v", "b"}}, 30, ""}, Subset{{{"v", "c"}}, 20, ""}});
   Random rng(777);
   std::vector<int> count(3);
   for (int i = 0; i < 10000; ++i) ++count[*split.pick(rng)];
@@ -59,8 +58,7 @@ TEST(RouteSplitTest, ZeroWeightIsNeverPickedButCanBePinned) {
 }
 
 TEST(RouteSplitTest, ZeroWeightInTheMiddleIsSkipped) {
-  const RouteSplit split(
-      {Subset{{{"v", "a"}}, 1, ""}, Subset{{{"v", "b"}}, 0, ""}, Subset{{{"v", "c"}}, 1, ""}});
+  const RouteSplit split({Subset{{{"v", "a"}}, 1, ""}, Subset{{{"v", "b"}}, 0, ""}, Subset{{{"v", "c"}}, 1, ""}});
   Random rng(4);
   std::vector<int> count(3);
   for (int i = 0; i < 2000; ++i) ++count[*split.pick(rng)];
