@@ -1,0 +1,66 @@
+// Workload identity: SANs of a certificate, the identity a peer proves, and
+// matching identities against authorization lists and expected SANs.
+//
+// Plain functions over X509 (no sockets): the dataplane calls them after a
+// handshake; they never touch a private key.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <openssl/x509.h>
+
+namespace hawser::tls {
+
+struct SubjectAltNames {
+  std::vector<std::string> uris;          // URI SANs in certificate order
+  std::vector<std::string> dns;           // DNS SANs
+  std::vector<std::string> ip_addresses;  // IP SANs as text ("127.0.0.1", "::1")
+};
+
+// SANs of `cert`; names holding a NUL byte or that are not valid strings are skipped.
+SubjectAltNames subjectAltNames(const X509* cert);
+
+// True for "spiffe://" URIs (scheme case-insensitive) with a trust domain.
+bool isSpiffeId(std::string_view uri);
+
+// The identity a certificate proves: its first SPIFFE URI SAN, else its first
+// DNS SAN; nullopt when it has neither.
+std::optional<std::string> peerIdentity(const SubjectAltNames& sans);
+std::optional<std::string> peerIdentity(const X509* cert);
+
+// `pattern` is an exact identity, or a prefix ending in '*' ("spiffe://demo/*");
+// "*" alone allows any identity. An empty identity never matches.
+bool identityMatches(std::string_view pattern, std::string_view identity);
+// True when any pattern matches `identity` (authorization.allow).
+bool identityAllowed(const std::vector<std::string>& patterns, std::string_view identity);
+
+// Outbound check: the peer presents one of `expected` (patterns as above) as
+// any of its URI or DNS SANs.
+struct IdentityCheck {
+  bool matched = false;
+  std::string presented;  // the peer's identity per peerIdentity(), "" if none; for log lines
+};
+IdentityCheck checkPresentedIdentity(const X509* cert, const std::vector<std::string>& expected);
+
+// The identity expected of an outbound service when `tls.sans` is not set.
+std::string defaultServiceIdentity(std::string_view ns, std::string_view service);
+
+// What GET /certs shows. Never includes key material.
+struct CertificateDescription {
+  std::string subject;  // RFC 2253, e.g. "CN=orders,O=hawser"
+  std::string issuer;
+  SubjectAltNames sans;
+  std::string identity;  // peerIdentity(), "" if none
+  std::string serial;    // upper-case hex
+  std::int64_t not_before = 0;  // unix seconds
+  std::int64_t not_after = 0;   // unix seconds
+  std::int64_t seconds_left = 0;  // not_after - now; negative once expired
+};
+// `now` in unix seconds; 0 means the current time.
+CertificateDescription describeCertificate(const X509* cert, std::int64_t now = 0);
+
+}  // namespace hawser::tls
