@@ -7,6 +7,7 @@
 
 #include "dataplane/config/config.h"
 #include "dataplane/server.h"
+#include "dataplane/tls/certs_command.h"
 
 namespace {
 
@@ -20,6 +21,7 @@ const char* kUsageText =
     "commands:\n"
     "  proxy         run the sidecar proxy (the default)\n"
     "  check-config  validate a configuration file and exit\n"
+    "  certs         create a development CA, workload certificates and CRLs\n"
     "\n"
     "Run 'hawser <command> --help' for the options of a command.\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.\n";
@@ -119,6 +121,7 @@ int main(int argc, char** argv) {
   }
   if (command == "proxy") return proxy(args);
   if (command == "check-config") return checkConfig(args);
+  if (command == "certs") return hawser::tls::runCertsCommand(args, std::cout, std::cerr);
   std::cerr << "hawser: unknown command '" << command << "'\n\n" << kUsageText;
   return kUsage;
 }
