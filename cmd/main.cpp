@@ -8,6 +8,7 @@
 #include "dataplane/config/config.h"
 #include "dataplane/server.h"
 #include "dataplane/tls/certs_command.h"
+#include "discovery/registry/registry_server.h"
 
 namespace {
 
@@ -22,6 +23,7 @@ const char* kUsageText =
     "  proxy         run the sidecar proxy (the default)\n"
     "  check-config  validate a configuration file and exit\n"
     "  certs         create a development CA, workload certificates and CRLs\n"
+    "  registry      run a local Cloud Map-compatible registry (development tool)\n"
     "\n"
     "Run 'hawser <command> --help' for the options of a command.\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.\n";
@@ -122,6 +124,7 @@ int main(int argc, char** argv) {
   if (command == "proxy") return proxy(args);
   if (command == "check-config") return checkConfig(args);
   if (command == "certs") return hawser::tls::runCertsCommand(args, std::cout, std::cerr);
+  if (command == "registry") return hawser::discovery::registry::registryMain(args);
   std::cerr << "hawser: unknown command '" << command << "'\n\n" << kUsageText;
   return kUsage;
 }
