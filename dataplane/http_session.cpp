@@ -76,7 +76,7 @@ bool splitAuthority(std::string_view auth, std::string& host, uint16_t& port) {
 class HttpSession {
  public:
   HttpSession(Worker& w, tcp::socket s, std::string key)
-      : w_(w), down_(std::move(s)), guard_(w, down_.socket()), key_(std::move(key)) {
+      : w_(w), down_(beast::tcp_stream(std::move(s))), guard_(w, down_.socket()), key_(std::move(key)) {
     boost::system::error_code ec;
     auto ep = down_.socket().remote_endpoint(ec);
     client_ip_ = ec ? "unknown" : ep.address().to_string();
@@ -87,7 +87,7 @@ class HttpSession {
     }
     boost::system::error_code ignored;
     down_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    down_.close();
+    down_.tcp().close();
   }
 
  private:
@@ -117,9 +117,9 @@ class HttpSession {
     return spec_;
   }
 
-  void expire(beast::tcp_stream& s, milliseconds op_timeout, const Exchange& x) {
+  void expire(AnyStream& s, milliseconds op_timeout, const Exchange& x) {
     auto t = Clock::now() + op_timeout;
-    s.expires_at(std::min(t, x.deadline));
+    s.tcp().expires_at(std::min(t, x.deadline));
   }
 
   // Returns whether the connection may carry another request.
@@ -134,7 +134,7 @@ class HttpSession {
     // then give the whole head `header_timeout` (slowloris protection).
     if (buf_.size() == 0) {
       guard_.setIdle(true);
-      down_.expires_after(spec->timeouts.idle);
+      down_.tcp().expires_after(spec->timeouts.idle);
       auto [ec, n] = co_await down_.async_read_some(buf_.prepare(8192), tok);
       guard_.setIdle(false);
       if (ec) co_return false;
@@ -150,7 +150,7 @@ class HttpSession {
     else
       parser.body_limit(boost::none);
 
-    down_.expires_after(limits.header_timeout);
+    down_.tcp().expires_after(limits.header_timeout);
     auto [hec, hn] = co_await http::async_read_header(down_, buf_, parser, tok);
     if (hec) {
       if (hec == http::error::end_of_stream || hec == asio::error::eof || hec == asio::error::connection_reset) {
@@ -402,8 +402,8 @@ class HttpSession {
 
   template <bool isRequest>
   asio::awaitable<RelayResult> relayBody(http::parser<isRequest, http::buffer_body>& p,
-                                         http::serializer<isRequest, http::buffer_body>& sr, beast::tcp_stream& in,
-                                         beast::flat_buffer& in_buf, beast::tcp_stream& out, milliseconds idle,
+                                         http::serializer<isRequest, http::buffer_body>& sr, AnyStream& in,
+                                         beast::flat_buffer& in_buf, AnyStream& out, milliseconds idle,
                                          const Exchange& x, uint64_t& moved) {
     if (!chunk_) chunk_ = std::make_unique<char[]>(kChunk);
     char* chunk = chunk_.get();
@@ -512,7 +512,7 @@ class HttpSession {
     }
     x.upstream = up->endpoint->key;
     static constexpr std::string_view ok = "HTTP/1.1 200 Connection Established\r\n\r\n";
-    down_.expires_after(t.idle);
+    down_.tcp().expires_after(t.idle);
     auto [ec, n] = co_await asio::async_write(down_, asio::buffer(ok), tok);
     x.status = 200;
     if (!ec) {
@@ -538,7 +538,7 @@ class HttpSession {
     res.body() = std::string(i.reason) + "\n";
     res.keep_alive(keep_alive && !w_.draining());
     res.prepare_payload();
-    down_.expires_after(std::chrono::seconds(5));
+    down_.tcp().expires_after(std::chrono::seconds(5));
     co_await http::async_write(down_, res, tok);
   }
 
@@ -565,7 +565,7 @@ class HttpSession {
   }
 
   Worker& w_;
-  beast::tcp_stream down_;
+  AnyStream down_;
   ConnectionGuard guard_;
   std::string key_;
   std::string client_ip_;

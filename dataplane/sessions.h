@@ -6,6 +6,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include "dataplane/any_stream.h"
+
 #include <chrono>
 #include <string>
 
@@ -21,7 +23,7 @@ boost::asio::awaitable<void> serveTcp(Worker& w, boost::asio::ip::tcp::socket s,
 // Copies bytes both ways until both directions end or nothing moves in
 // either direction for `idle`. Bytes already buffered from one side go first.
 // Returns the bytes moved a->b and b->a.
-boost::asio::awaitable<std::pair<uint64_t, uint64_t>> splice(boost::beast::tcp_stream& a, boost::beast::tcp_stream& b,
+boost::asio::awaitable<std::pair<uint64_t, uint64_t>> splice(AnyStream& a, AnyStream& b,
                                                              boost::beast::flat_buffer& from_a,
                                                              boost::beast::flat_buffer& from_b,
                                                              std::chrono::milliseconds idle);

@@ -25,7 +25,7 @@ struct SpliceState {
   uint64_t b_to_a = 0;
 };
 
-asio::awaitable<void> pump(beast::tcp_stream& in, beast::tcp_stream& out, beast::flat_buffer& pending, uint64_t& moved,
+asio::awaitable<void> pump(AnyStream& in, AnyStream& out, beast::flat_buffer& pending, uint64_t& moved,
                            SpliceState& state) {
   boost::system::error_code ignored;
   if (pending.size() > 0) {
@@ -61,7 +61,7 @@ asio::awaitable<void> pump(beast::tcp_stream& in, beast::tcp_stream& out, beast:
   }
 }
 
-asio::awaitable<void> watchdog(beast::tcp_stream& a, beast::tcp_stream& b, SpliceState& state,
+asio::awaitable<void> watchdog(AnyStream& a, AnyStream& b, SpliceState& state,
                                std::chrono::milliseconds idle) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
@@ -76,12 +76,12 @@ asio::awaitable<void> watchdog(beast::tcp_stream& a, beast::tcp_stream& b, Splic
 }
 }  // namespace
 
-asio::awaitable<std::pair<uint64_t, uint64_t>> splice(beast::tcp_stream& a, beast::tcp_stream& b,
+asio::awaitable<std::pair<uint64_t, uint64_t>> splice(AnyStream& a, AnyStream& b,
                                                       beast::flat_buffer& from_a, beast::flat_buffer& from_b,
                                                       std::chrono::milliseconds idle) {
   using namespace asio::experimental::awaitable_operators;
-  a.expires_never();
-  b.expires_never();
+  a.tcp().expires_never();
+  b.tcp().expires_never();
   SpliceState state;
   co_await ((pump(a, b, from_a, state.a_to_b, state) && pump(b, a, from_b, state.b_to_a, state)) ||
             watchdog(a, b, state, idle));
@@ -89,7 +89,7 @@ asio::awaitable<std::pair<uint64_t, uint64_t>> splice(beast::tcp_stream& a, beas
 }
 
 asio::awaitable<void> serveTcp(Worker& w, tcp::socket s, std::string listener_key) {
-  beast::tcp_stream down(std::move(s));
+  AnyStream down{beast::tcp_stream(std::move(s))};
   ConnectionGuard guard(w, down.socket());
   auto snap = w.snapshot();
   const auto* spec = snap->findListener(listener_key);

@@ -14,7 +14,7 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
-UpstreamConnection::UpstreamConnection(beast::tcp_stream s, discovery::EndpointPtr ep, telemetry::WorkerMetrics& m)
+UpstreamConnection::UpstreamConnection(AnyStream s, discovery::EndpointPtr ep, telemetry::WorkerMetrics& m)
     : stream(std::move(s)), endpoint(std::move(ep)), metrics(m) {
   metrics.upstream_active.Increment();
   metrics.upstream_opened.Increment();
@@ -71,14 +71,14 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
   }
   if (ec) co_return Result{ec, nullptr};
   stream.socket().set_option(tcp::no_delay(true), ec);
-  co_return Result{{}, std::make_unique<UpstreamConnection>(std::move(stream), ep, metrics_)};
+  co_return Result{{}, std::make_unique<UpstreamConnection>(AnyStream(std::move(stream)), ep, metrics_)};
 }
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn) {
   auto& list = idle_[conn->endpoint->key];
   if (list.size() >= kMaxIdlePerEndpoint) return;  // closes it
   conn->idle_since = std::chrono::steady_clock::now();
-  conn->stream.expires_never();
+  conn->stream.tcp().expires_never();
   list.push_back(std::move(conn));
 }
 

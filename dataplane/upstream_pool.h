@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dataplane/any_stream.h"
 #include "discovery/endpoint.h"
 
 namespace hawser::telemetry {
@@ -20,12 +21,12 @@ class WorkerMetrics;
 namespace hawser {
 
 struct UpstreamConnection {
-  UpstreamConnection(boost::beast::tcp_stream s, discovery::EndpointPtr ep, telemetry::WorkerMetrics& m);
+  UpstreamConnection(AnyStream s, discovery::EndpointPtr ep, telemetry::WorkerMetrics& m);
   ~UpstreamConnection();
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
-  boost::beast::tcp_stream stream;
+  AnyStream stream;
   discovery::EndpointPtr endpoint;
   std::chrono::steady_clock::time_point idle_since;
   bool reused = false;
