@@ -23,7 +23,9 @@ void check(int ok, const char* what) {
   if (ok != 1) throw CertificateError(std::string(what) + ": " + lastOpenSslError());
 }
 
-std::time_t nowOr(std::time_t now) { return now != 0 ? now : std::time(nullptr); }
+std::time_t nowOr(std::time_t now) {
+  return now != 0 ? now : std::time(nullptr);
+}
 
 // ASN1_TIME_adj takes days and seconds separately; seconds alone may overflow a long on 32-bit.
 void setTime(ASN1_TIME* t, std::time_t now, std::chrono::seconds offset) {
@@ -50,9 +52,9 @@ void setName(X509_NAME* name, const std::string& common_name) {
   if (common_name.empty() || common_name.size() > 64) {
     throw CertificateError("certificate common name must be 1..64 bytes: '" + common_name + "'");
   }
-  check(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("hawser"), -1,
-                                   -1, 0),
-        "subject O");
+  check(
+      X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("hawser"), -1, -1, 0),
+      "subject O");
   check(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
                                    reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0),
         "subject CN");
@@ -62,7 +64,8 @@ void setName(X509_NAME* name, const std::string& common_name) {
 // written here: user input (SANs) is encoded directly, never parsed as config.
 void addExtension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, ctx, nid, value);
-  if (ext == nullptr) throw CertificateError(std::string("cannot build extension ") + value + ": " + lastOpenSslError());
+  if (ext == nullptr)
+    throw CertificateError(std::string("cannot build extension ") + value + ": " + lastOpenSslError());
   int ok = X509_add_ext(cert, ext, -1);
   X509_EXTENSION_free(ext);
   check(ok, "X509_add_ext");

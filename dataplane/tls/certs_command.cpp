@@ -110,7 +110,9 @@ long parseDays(const std::string& flag, const std::string& text, long min, long 
   return v;
 }
 
-std::chrono::seconds days(long n) { return std::chrono::hours(24 * n); }
+std::chrono::seconds days(long n) {
+  return std::chrono::hours(24 * n);
+}
 
 void ensureDirectory(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -154,10 +156,14 @@ int caCommand(const std::vector<std::string>& args, std::ostream& out) {
   Flags f(args);
   while (!f.done()) {
     const std::string flag = f.peek();
-    if (flag == "--out") dir = f.value(flag);
-    else if (flag == "--days") options.validity.not_after = days(parseDays(flag, f.value(flag), 1, 36500));
-    else if (flag == "--name") options.common_name = f.value(flag);
-    else throw UsageError{"unknown option '" + flag + "'"};
+    if (flag == "--out")
+      dir = f.value(flag);
+    else if (flag == "--days")
+      options.validity.not_after = days(parseDays(flag, f.value(flag), 1, 36500));
+    else if (flag == "--name")
+      options.common_name = f.value(flag);
+    else
+      throw UsageError{"unknown option '" + flag + "'"};
   }
   if (dir.empty()) throw UsageError{"--out DIR is required"};
   if (options.common_name.empty() || options.common_name.size() > 64) throw UsageError{"--name must be 1..64 bytes"};
@@ -178,18 +184,27 @@ int issueCommand(const std::vector<std::string>& args, std::ostream& out) {
   Flags f(args);
   while (!f.done()) {
     const std::string flag = f.peek();
-    if (flag == "--ca") ca_dir = f.value(flag);
-    else if (flag == "--out") out_dir = f.value(flag);
-    else if (flag == "--name") name = f.value(flag);
-    else if (flag == "--spiffe") options.uris.push_back(f.value(flag));
-    else if (flag == "--dns") options.dns_names.push_back(f.value(flag));
-    else if (flag == "--ip") options.ip_addresses.push_back(f.value(flag));
-    else if (flag == "--days") valid_days = parseDays(flag, f.value(flag), 1, 36500);
-    else if (flag == "--not-before-days") not_before_days = parseDays(flag, f.value(flag), -36500, 36500);
+    if (flag == "--ca")
+      ca_dir = f.value(flag);
+    else if (flag == "--out")
+      out_dir = f.value(flag);
+    else if (flag == "--name")
+      name = f.value(flag);
+    else if (flag == "--spiffe")
+      options.uris.push_back(f.value(flag));
+    else if (flag == "--dns")
+      options.dns_names.push_back(f.value(flag));
+    else if (flag == "--ip")
+      options.ip_addresses.push_back(f.value(flag));
+    else if (flag == "--days")
+      valid_days = parseDays(flag, f.value(flag), 1, 36500);
+    else if (flag == "--not-before-days")
+      not_before_days = parseDays(flag, f.value(flag), -36500, 36500);
     else if (flag == "--expired") {
       expired = true;
       f.skip();
-    } else throw UsageError{"unknown option '" + flag + "'"};
+    } else
+      throw UsageError{"unknown option '" + flag + "'"};
   }
   if (ca_dir.empty()) throw UsageError{"--ca DIR is required"};
   if (out_dir.empty()) throw UsageError{"--out DIR is required"};
@@ -244,12 +259,16 @@ int revokeCommand(const std::vector<std::string>& args, std::ostream& out) {
   Flags f(args);
   while (!f.done()) {
     const std::string flag = f.peek();
-    if (flag == "--ca") ca_dir = f.value(flag);
-    else if (flag == "--out") out_path = f.value(flag);
-    else if (flag == "--days") options.next_update = days(parseDays(flag, f.value(flag), 1, 3650));
+    if (flag == "--ca")
+      ca_dir = f.value(flag);
+    else if (flag == "--out")
+      out_path = f.value(flag);
+    else if (flag == "--days")
+      options.next_update = days(parseDays(flag, f.value(flag), 1, 3650));
     else if (flag == "--serial-from") {
       for (auto& v : f.values(flag)) cert_files.push_back(std::move(v));
-    } else throw UsageError{"unknown option '" + flag + "'"};
+    } else
+      throw UsageError{"unknown option '" + flag + "'"};
   }
   if (ca_dir.empty()) throw UsageError{"--ca DIR is required"};
   if (out_path.empty()) throw UsageError{"--out FILE is required"};
@@ -282,8 +301,10 @@ int runCertsCommand(const std::vector<std::string>& args, std::ostream& out, std
   }
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
-  const char* help = command == "ca" ? kCaHelp : command == "issue" ? kIssueHelp : command == "revoke" ? kRevokeHelp
-                                                                                                        : nullptr;
+  const char* help = command == "ca"       ? kCaHelp
+                     : command == "issue"  ? kIssueHelp
+                     : command == "revoke" ? kRevokeHelp
+                                           : nullptr;
   if (help == nullptr) {
     err << "hawser: unknown certs command '" << command << "'\n\n" << kCertsHelp;
     return kUsage;

@@ -6,10 +6,10 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <strings.h>
 #include <cstring>
 #include <ctime>
 #include <memory>
-#include <strings.h>
 
 #include "dataplane/tls/openssl_handles.h"
 
@@ -97,8 +97,7 @@ SubjectAltNames subjectAltNames(const X509* cert) {
 
 bool isSpiffeId(std::string_view uri) {
   return uri.size() > kSpiffeScheme.size() &&
-         strncasecmp(uri.data(), kSpiffeScheme.data(), kSpiffeScheme.size()) == 0 &&
-         uri[kSpiffeScheme.size()] != '/';
+         strncasecmp(uri.data(), kSpiffeScheme.data(), kSpiffeScheme.size()) == 0 && uri[kSpiffeScheme.size()] != '/';
 }
 
 std::optional<std::string> peerIdentity(const SubjectAltNames& sans) {
@@ -109,7 +108,9 @@ std::optional<std::string> peerIdentity(const SubjectAltNames& sans) {
   return std::nullopt;
 }
 
-std::optional<std::string> peerIdentity(const X509* cert) { return peerIdentity(subjectAltNames(cert)); }
+std::optional<std::string> peerIdentity(const X509* cert) {
+  return peerIdentity(subjectAltNames(cert));
+}
 
 bool identityMatches(std::string_view pattern, std::string_view identity) {
   if (identity.empty() || pattern.empty()) return false;

@@ -54,10 +54,10 @@ struct CertificateDescription {
   std::string subject;  // RFC 2253, e.g. "CN=orders,O=hawser"
   std::string issuer;
   SubjectAltNames sans;
-  std::string identity;  // peerIdentity(), "" if none
-  std::string serial;    // upper-case hex
-  std::int64_t not_before = 0;  // unix seconds
-  std::int64_t not_after = 0;   // unix seconds
+  std::string identity;           // peerIdentity(), "" if none
+  std::string serial;             // upper-case hex
+  std::int64_t not_before = 0;    // unix seconds
+  std::int64_t not_after = 0;     // unix seconds
   std::int64_t seconds_left = 0;  // not_after - now; negative once expired
 };
 // `now` in unix seconds; 0 means the current time.

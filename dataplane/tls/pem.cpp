@@ -13,7 +13,9 @@
 namespace hawser::tls {
 namespace {
 
-BioPtr memoryBio() { return BioPtr(BIO_new(BIO_s_mem())); }
+BioPtr memoryBio() {
+  return BioPtr(BIO_new(BIO_s_mem()));
+}
 
 BioPtr readOnlyBio(std::string_view pem) {
   return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -26,7 +28,9 @@ std::string drain(BIO* bio) {
 }
 
 // Refuses to prompt on a terminal for an encrypted key's passphrase.
-int noPassphrase(char*, int, int, void*) { return 0; }
+int noPassphrase(char*, int, int, void*) {
+  return 0;
+}
 
 void writeAll(int fd, std::string_view contents, const std::string& path) {
   while (!contents.empty()) {
@@ -80,8 +84,8 @@ std::vector<X509Ptr> certificatesFromPem(std::string_view pem, bool* malformed) 
     if (std::strcmp(name, PEM_STRING_X509) == 0 || std::strcmp(name, PEM_STRING_X509_OLD) == 0 ||
         std::strcmp(name, PEM_STRING_X509_TRUSTED) == 0) {
       const unsigned char* p = data;
-      X509* cert = std::strcmp(name, PEM_STRING_X509_TRUSTED) == 0 ? d2i_X509_AUX(nullptr, &p, len)
-                                                                   : d2i_X509(nullptr, &p, len);
+      X509* cert =
+          std::strcmp(name, PEM_STRING_X509_TRUSTED) == 0 ? d2i_X509_AUX(nullptr, &p, len) : d2i_X509(nullptr, &p, len);
       if (cert != nullptr) {
         out.emplace_back(cert);
       } else if (malformed != nullptr) {
@@ -134,7 +138,9 @@ std::vector<X509CrlPtr> crlsFromPem(std::string_view pem, bool* malformed) {
   return out;
 }
 
-bool looksLikePem(std::string_view text) { return text.find("-----BEGIN ") != std::string_view::npos; }
+bool looksLikePem(std::string_view text) {
+  return text.find("-----BEGIN ") != std::string_view::npos;
+}
 
 void writeFileAtomically(const std::string& path, std::string_view contents, FileSecrecy secrecy) {
   const mode_t mode = secrecy == FileSecrecy::kPrivate ? 0600 : 0644;

@@ -52,8 +52,12 @@ struct ClientSessionCache {
   }
 };
 
-void freeCache(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<ClientSessionCache*>(ptr); }
-void freeEndpoint(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(ptr); }
+void freeCache(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<ClientSessionCache*>(ptr);
+}
+void freeEndpoint(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<std::string*>(ptr);
+}
 
 int cacheIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, freeCache);
@@ -112,8 +116,8 @@ SslCtxPtr buildSslContext(const TlsMaterial& material, const SslContextOptions& 
     error = opensslError("protocol version");
     return nullptr;
   }
-  SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                             (server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
+  SSL_CTX_set_options(c,
+                      SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | (server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
   // Idle keep-alive connections then hold no 34 KB read/write buffers.
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1 || SSL_CTX_set_ciphersuites(c, kTls13Suites) != 1) {

@@ -25,11 +25,13 @@ std::string timeText(const ASN1_TIME* t) {
   return std::string(data, n > 0 ? static_cast<size_t>(n) : 0);
 }
 
-bool isBlank(std::string_view text) { return text.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+bool isBlank(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
 
 // Reads `path` for the file named `what`; on failure fills `result`.
-bool readPemFile(const std::string& what, const std::string& path, std::string& contents,
-                 TlsMaterialResult& result, bool blank_is_empty_ca = false) {
+bool readPemFile(const std::string& what, const std::string& path, std::string& contents, TlsMaterialResult& result,
+                 bool blank_is_empty_ca = false) {
   std::string error;
   if (!readWholeFile(path, contents, error)) {
     result = failure(MaterialProblem::kUnreadable, what + " " + path + ": unreadable: " + error);

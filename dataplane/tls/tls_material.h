@@ -61,7 +61,6 @@ X509StorePtr buildTrustStore(const TlsMaterial& material);
 
 // Verifies `cert` (with `untrusted` intermediates) against `store`; returns the
 // X509_V_* result (X509_V_OK on success). `now` 0: the current time.
-int verifyCertificate(X509_STORE* store, X509* cert, const std::vector<X509*>& untrusted = {},
-                      std::int64_t now = 0);
+int verifyCertificate(X509_STORE* store, X509* cert, const std::vector<X509*>& untrusted = {}, std::int64_t now = 0);
 
 }  // namespace hawser::tls

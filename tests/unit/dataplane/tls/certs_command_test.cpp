@@ -78,8 +78,8 @@ TEST_F(CertsCommandTest, DaysExpiredAndNotBefore) {
 TEST_F(CertsCommandTest, AnotherCaMakesUnknownCaCertificates) {
   makeCa();
   ASSERT_EQ(runCerts({"ca", "--out", dir_.file("rogue")}).code, 0);
-  CommandRun r = runCerts({"issue", "--ca", dir_.file("rogue"), "--out", out(), "--name", "mallory", "--spiffe",
-               "spiffe://demo/orders"});
+  CommandRun r = runCerts(
+      {"issue", "--ca", dir_.file("rogue"), "--out", out(), "--name", "mallory", "--spiffe", "spiffe://demo/orders"});
   ASSERT_EQ(r.code, 0) << r.err;
   TlsMaterialResult m = load("mallory");  // trusts ca(), not the rogue CA
   ASSERT_TRUE(m.ok()) << m.error;
@@ -92,8 +92,8 @@ TEST_F(CertsCommandTest, RevokeWritesACrlListingTheCertificates) {
   ASSERT_EQ(issue({"--name", "a", "--spiffe", "spiffe://demo/a"}), 0);
   ASSERT_EQ(issue({"--name", "b", "--spiffe", "spiffe://demo/b"}), 0);
   ASSERT_EQ(issue({"--name", "c", "--spiffe", "spiffe://demo/c"}), 0);
-  CommandRun r = runCerts({"revoke", "--ca", ca(), "--serial-from", out() + "/a.pem", out() + "/b.pem", "--out",
-               dir_.file("crl.pem")});
+  CommandRun r = runCerts(
+      {"revoke", "--ca", ca(), "--serial-from", out() + "/a.pem", out() + "/b.pem", "--out", dir_.file("crl.pem")});
   ASSERT_EQ(r.code, 0) << r.err;
   TlsMaterialResult m = load("c", dir_.file("crl.pem"));
   ASSERT_TRUE(m.ok()) << m.error;
@@ -114,8 +114,8 @@ TEST_F(CertsCommandTest, RevokeWritesACrlListingTheCertificates) {
 }
 
 TEST_F(CertsCommandTest, HelpExitsZero) {
-  for (auto args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"ca", "--help"}, {"issue", "--help"}, {"revoke", "-h"}}) {
+  for (auto args :
+       std::vector<std::vector<std::string>>{{"--help"}, {"ca", "--help"}, {"issue", "--help"}, {"revoke", "-h"}}) {
     CommandRun r = runCerts(args);
     EXPECT_EQ(r.code, 0) << args[0];
     EXPECT_NE(r.out.find("usage: hawser certs"), std::string::npos) << r.out;
@@ -155,11 +155,13 @@ TEST_F(CertsCommandTest, UsageErrorsExitTwoWithAMessage) {
 }
 
 TEST_F(CertsCommandTest, RuntimeFailuresExitOne) {
-  CommandRun r = runCerts({"issue", "--ca", dir_.file("nope"), "--out", out(), "--name", "a", "--spiffe", "spiffe://demo/a"});
+  CommandRun r =
+      runCerts({"issue", "--ca", dir_.file("nope"), "--out", out(), "--name", "a", "--spiffe", "spiffe://demo/a"});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("ca.pem: unreadable"), std::string::npos) << r.err;
   makeCa();
-  CommandRun r2 = runCerts({"revoke", "--ca", ca(), "--serial-from", dir_.file("missing.pem"), "--out", dir_.file("crl.pem")});
+  CommandRun r2 =
+      runCerts({"revoke", "--ca", ca(), "--serial-from", dir_.file("missing.pem"), "--out", dir_.file("crl.pem")});
   EXPECT_EQ(r2.code, 1);
   EXPECT_NE(r2.err.find("missing.pem"), std::string::npos) << r2.err;
 }

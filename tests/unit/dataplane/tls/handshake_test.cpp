@@ -232,8 +232,8 @@ TEST_F(HandshakeTest, ClientResumesSessionsPerEndpoint) {
   EXPECT_EQ(cachedClientSessions(client.get()), 1u);
 
   bool offered = false;
-  auto second = handshake(client.get(), server.get(),
-                          [&](SSL* ssl) { offered = prepareClientSession(ssl, "10.0.0.1:443"); });
+  auto second =
+      handshake(client.get(), server.get(), [&](SSL* ssl) { offered = prepareClientSession(ssl, "10.0.0.1:443"); });
   ASSERT_TRUE(second.bothOk());
   EXPECT_TRUE(offered);
   EXPECT_TRUE(SSL_session_reused(second.client_ssl.get()));

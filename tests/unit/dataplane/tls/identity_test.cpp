@@ -30,9 +30,9 @@ TEST_F(IdentityTest, ExtractsUriAndDnsSans) {
 }
 
 TEST_F(IdentityTest, IdentityIsFirstSpiffeUriElseFirstDns) {
-  EXPECT_EQ(peerIdentity(issue({"https://example.com/x", "spiffe://demo/orders", "spiffe://demo/b"}, {"a.local"})
-                             .cert.get()),
-            "spiffe://demo/orders");
+  EXPECT_EQ(
+      peerIdentity(issue({"https://example.com/x", "spiffe://demo/orders", "spiffe://demo/b"}, {"a.local"}).cert.get()),
+      "spiffe://demo/orders");
   EXPECT_EQ(peerIdentity(issue({}, {"orders.local", "b.local"}).cert.get()), "orders.local");
   // A non-SPIFFE URI is not an identity; the DNS SAN is.
   EXPECT_EQ(peerIdentity(issue({"https://example.com/x"}, {"web.local"}).cert.get()), "web.local");
