@@ -2,12 +2,11 @@
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
 
-#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <ostream>
 
@@ -114,12 +113,12 @@ std::chrono::seconds days(long n) {
   return std::chrono::hours(24 * n);
 }
 
+// Creates `dir` and its parents (like mkdir -p).
 void ensureDirectory(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    throw CertificateError(dir + ": cannot create directory: " + std::strerror(errno));
-  }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw CertificateError(dir + ": not a directory");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw CertificateError(dir + ": cannot create directory: " + ec.message());
+  if (!std::filesystem::is_directory(dir, ec)) throw CertificateError(dir + ": not a directory");
 }
 
 std::string readOrThrow(const std::string& path) {
