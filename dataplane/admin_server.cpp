@@ -54,6 +54,8 @@ http::response<http::string_body> respond(Server& server, const http::request<ht
     reply(http::status::ok, json, server.configDumpJson());
   } else if (path == "/clusters" && get) {
     reply(http::status::ok, json, server.clustersJson());
+  } else if (path == "/certs" && get) {
+    reply(http::status::ok, json, server.certsJson());
   } else if (path == "/listeners" && get) {
     reply(http::status::ok, json, server.listenersJson());
   } else if (path == "/drain" && post) {
@@ -66,7 +68,7 @@ http::response<http::string_body> respond(Server& server, const http::request<ht
     if (!error.empty()) o["error"] = error;
     reply(error.empty() ? http::status::ok : http::status::bad_request, json, boost::json::serialize(o) + "\n");
   } else if (path == "/ready" || path == "/server_info" || path == "/config_dump" || path == "/clusters" ||
-             path == "/listeners" || path == "/drain" || path == "/reload" || path == server.metricsPath()) {
+             path == "/listeners" || path == "/certs" || path == "/drain" || path == "/reload" || path == server.metricsPath()) {
     reply(http::status::method_not_allowed, "text/plain", "method not allowed\n");
   } else {
     reply(http::status::not_found, "text/plain",
@@ -75,6 +77,7 @@ http::response<http::string_body> respond(Server& server, const http::request<ht
   }
   res.keep_alive(req.keep_alive());
   res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays that of GET
   return res;
 }
 

@@ -25,6 +25,12 @@ class AnyStream {
   boost::beast::tcp_stream& tcp() { return v_.index() == 0 ? std::get<0>(v_) : std::get<1>(v_).next_layer(); }
   boost::asio::ip::tcp::socket& socket() { return tcp().socket(); }
   TlsStream* tls() { return std::get_if<TlsStream>(&v_); }
+  // Wraps the plain connection in TLS (before any TLS byte is exchanged).
+  void upgradeToTls(std::shared_ptr<boost::asio::ssl::context> ctx) {
+    boost::beast::tcp_stream plain(std::move(std::get<0>(v_)));
+    v_.emplace<TlsStream>(std::move(plain), *ctx);
+    ctx_ = std::move(ctx);
+  }
   bool isTls() const { return v_.index() == 1; }
 
   template <class MutableBuffers, class Token>

@@ -37,6 +37,10 @@ class Cluster {
   std::shared_ptr<const discovery::EndpointSet> latest() const;
   void setLatest(std::shared_ptr<const discovery::EndpointSet> set);
 
+  // Outbound mutual TLS: the identities the peer may present.
+  bool mutual_tls = false;
+  std::vector<std::string> expected_sans;
+
   // Metric series per worker, resolved when the snapshot is compiled.
   std::vector<telemetry::RequestStats*> stats;
 

@@ -12,6 +12,8 @@ class ConnectionGuard {
   ConnectionGuard(const ConnectionGuard&) = delete;
   ConnectionGuard& operator=(const ConnectionGuard&) = delete;
   void setIdle(bool idle) { it_->idle = idle; }
+  // The socket object moved (wrapped in TLS).
+  void rebind(boost::asio::ip::tcp::socket& s) { it_->socket = &s; }
 
  private:
   Worker& w_;

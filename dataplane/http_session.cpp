@@ -11,6 +11,8 @@
 
 #include "dataplane/connection_guard.h"
 #include "dataplane/http_headers.h"
+#include "dataplane/inbound_tls.h"
+#include "dataplane/tls/identity.h"
 #include "dataplane/local_reply.h"
 #include "dataplane/sessions.h"
 #include "dataplane/worker.h"
@@ -83,7 +85,17 @@ class HttpSession {
   }
 
   asio::awaitable<void> run() {
-    while (co_await handleOne()) {
+    const auto* spec = listener();
+    if (!spec) co_return;
+    auto accepted = co_await acceptInboundTls(w_, down_, buf_, *spec, guard_, snap_->config->limits.header_timeout);
+    if (accepted.accepted) {
+      peer_identity_ = std::move(accepted.peer_identity);
+      if (spec->kind == ListenerSpec::Kind::inbound && !peer_identity_.empty()) {
+        const auto& svc = snap_->config->node.service;
+        peer_stats_ = &w_.metrics().requestStats("inbound", svc.empty() ? "local" : svc, peer_identity_);
+      }
+      while (co_await handleOne()) {
+      }
     }
     boost::system::error_code ignored;
     down_.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -173,8 +185,22 @@ class HttpSession {
     x.method = std::string(req.method_string());
     x.path = std::string(req.target());
     bool client_keep_alive = parser.keep_alive();
-    if (spec->cluster) x.stats = spec->cluster->stats[w_.id()];
     const bool has_body = !parser.is_done();
+    if (spec->cluster) x.stats = peer_stats_ ? peer_stats_ : spec->cluster->stats[w_.id()];
+    if (spec->kind == ListenerSpec::Kind::inbound) {
+      // Only hawser vouches for a client certificate: never trust one from the network.
+      req.erase("x-forwarded-client-cert");
+      if (!spec->allow.empty() && !tls::identityAllowed(spec->allow, peer_identity_)) {
+        co_await localReply(x, LocalReply::unauthorized, client_keep_alive && !has_body);
+        finish(x, spec);
+        co_return client_keep_alive && !has_body && !w_.draining();
+      }
+      if (!peer_identity_.empty()) {
+        const auto* own = w_.tls() ? &w_.tls()->identity : nullptr;
+        req.set("x-forwarded-client-cert",
+                (own && !own->empty() ? "By=" + *own + ";" : std::string()) + "URI=" + peer_identity_);
+      }
+    }
 
     // Beast enforces header_limit only while the head is incomplete; a whole
     // head arriving in one read is measured here.
@@ -222,7 +248,7 @@ class HttpSession {
     }
     removeHopByHop(req, upgrade);
     if (upgrade) req.set(http::field::connection, "upgrade");
-    x.request_id = applyForwardingHeaders(req, client_ip_, "http");
+    x.request_id = applyForwardingHeaders(req, client_ip_, down_.isTls() ? "https" : "http");
     req.version(11);
 
     // Pick an endpoint and connect; a refused or timed-out connect is tried
@@ -230,11 +256,12 @@ class HttpSession {
     std::unique_ptr<UpstreamConnection> up;
     discovery::EndpointPtr tried;
     LocalReply failure = LocalReply::no_healthy_upstream;
+    up_tls_ = upstreamTls(w_, *cluster);
     for (int attempt = 0; attempt < 2 && !up; ++attempt) {
       auto ep = route.fixed ? route.fixed : cluster->pick(w_.id(), tried.get());
       if (!ep || (tried && ep == tried)) break;
       tried = ep;
-      auto r = co_await w_.pool().acquire(ep, t.connect, t.idle);
+      auto r = co_await w_.pool().acquire(ep, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle);
       if (r.ec) {
         failure = LocalReply::upstream_connect_failure;
         x.upstream = ep->key;
@@ -388,7 +415,7 @@ class HttpSession {
 
   // Replaces `up` with a fresh connection to the same endpoint.
   asio::awaitable<bool> reconnect(std::unique_ptr<UpstreamConnection>& up, const config::Timeouts& t) {
-    auto r = co_await w_.pool().acquire(up->endpoint, t.connect, t.idle, /*fresh=*/true);
+    auto r = co_await w_.pool().acquire(up->endpoint, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle, /*fresh=*/true);
     if (r.ec) co_return false;
     up = std::move(r.conn);
     co_return true;
@@ -502,7 +529,8 @@ class HttpSession {
       auto pick = ep ? ep : cluster->pick(w_.id(), tried.get());
       if (!pick || (tried && pick == tried)) break;
       tried = pick;
-      auto r = co_await w_.pool().connect(pick, t.connect);
+      up_tls_ = upstreamTls(w_, *cluster);
+      auto r = co_await w_.pool().connect(pick, up_tls_ ? &*up_tls_ : nullptr, t.connect);
       up = std::move(r.conn);
     }
     if (!up) {
@@ -573,6 +601,9 @@ class HttpSession {
   std::shared_ptr<const Snapshot> snap_;
   const ListenerSpec* spec_ = nullptr;
   std::unique_ptr<char[]> chunk_;
+  std::string peer_identity_;                       // verified client identity (inbound TLS)
+  telemetry::RequestStats* peer_stats_ = nullptr;   // inbound series labelled with that identity
+  std::optional<UpstreamTls> up_tls_;
 };
 
 }  // namespace

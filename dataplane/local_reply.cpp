@@ -15,6 +15,7 @@ const LocalReplyInfo& info(LocalReply r) {
       /* upstream_timeout */ {504, "upstream-timeout", "", false},
       /* upstream_reset */ {502, "upstream-reset", "", false},
       /* bad_gateway */ {502, "bad-gateway", "", false},
+      /* unauthorized */ {403, "unauthorized", "", false},
   };
   return table[static_cast<int>(r)];
 }

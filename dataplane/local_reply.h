@@ -18,6 +18,7 @@ enum class LocalReply {
   upstream_timeout,
   upstream_reset,
   bad_gateway,
+  unauthorized,
 };
 
 struct LocalReplyInfo {

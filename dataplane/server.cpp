@@ -40,6 +40,8 @@ Server::Server(config::Config cfg, ServerOptions options)
   }
   snapshot_ = compileSnapshot(std::make_shared<const config::Config>(std::move(cfg)), nullptr, metrics_);
   admin_ = std::make_unique<AdminServer>(main_, *this);
+  std::string error;
+  if (!installTls(snapshot_->config->tls, error)) throw config::ConfigError(snapshot_->config->source + ": tls: " + error);
 }
 
 Server::~Server() {
@@ -106,6 +108,51 @@ void Server::publish(std::shared_ptr<const Snapshot> snap, std::map<std::string,
   }
 }
 
+bool Server::installTls(const std::optional<config::Tls>& files, std::string& error) {
+  std::shared_ptr<const TlsState> state;
+  if (files) {
+    auto stamps = stampTlsFiles(*files);
+    state = buildTlsState(*files, error);
+    if (!state) return false;
+    tls_stamps_ = stamps;
+    auto& expiry = metrics_.main().cert_expiry;
+    expiry.Add({{"cert", "workload"}}).Set(static_cast<double>(state->certificate.not_after));
+    for (const auto& ca : state->cas) {
+      expiry.Add({{"cert", "ca:" + ca.subject}}).Set(static_cast<double>(ca.not_after));
+    }
+  }
+  tls_ = state;
+  for (auto& w : workers_) {
+    asio::post(w->context(), [w = w.get(), state] { w->setTls(state); });
+  }
+  return true;
+}
+
+// Certificate rotation: a poll of at most one second, then a swap. Existing
+// connections keep the contexts they were made with.
+void Server::watchTlsFiles() {
+  tls_timer_.expires_after(std::chrono::seconds(1));
+  tls_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    const auto& files = snapshot_->config->tls;
+    if (files && files->reload && stampTlsFiles(*files) != tls_stamps_) {
+      auto stamps = stampTlsFiles(*files);
+      std::string error;
+      if (installTls(files, error)) {
+        metrics_.main().tls_reloads_success.Increment();
+        log::info("certificates reloaded", {{"identity", tls_->identity},
+                                            {"not_after", tls_->certificate.not_after},
+                                            {"serial", tls_->certificate.serial}});
+      } else {
+        tls_stamps_ = stamps;  // report a broken file once, not every second
+        metrics_.main().tls_reloads_failure.Increment();
+        log::error("new certificate material rejected; the previous material keeps serving", {{"error", error}});
+      }
+    }
+    watchTlsFiles();
+  });
+}
+
 void Server::startFileDiscovery() {
   file_timer_.expires_after(std::chrono::milliseconds(500));
   file_timer_.async_wait([this](boost::system::error_code ec) {
@@ -150,6 +197,16 @@ std::string Server::reload() {
       log::warn("a change of admin.address needs a restart", {{"address", snapshot_->config->admin.str()}});
     }
     auto snap = compileSnapshot(std::make_shared<const config::Config>(std::move(cfg)), snapshot_.get(), metrics_);
+    const auto& old_tls = snapshot_->config->tls;
+    const auto& new_tls = snap->config->tls;
+    const bool tls_changed = old_tls.has_value() != new_tls.has_value() ||
+                             (new_tls && (new_tls->cert != old_tls->cert || new_tls->key != old_tls->key ||
+                                          new_tls->ca != old_tls->ca || new_tls->crl != old_tls->crl ||
+                                          new_tls->min_version != old_tls->min_version));
+    if (tls_changed) {
+      std::string error;
+      if (!installTls(new_tls, error)) throw config::ConfigError(snap->config->source + ": tls: " + error);
+    }
     std::map<std::string, BoundListener> added;
     std::vector<std::string> removed;
     for (const auto& l : snap->listeners) {
@@ -188,6 +245,7 @@ void Server::waitForDrain() {
     log::info("drained; exiting");
     admin_->stop();
     file_timer_.cancel();
+    tls_timer_.cancel();
     main_.stop();
     return;
   }
@@ -232,6 +290,7 @@ int Server::run() {
   }
   handleSignals();
   startFileDiscovery();
+  watchTlsFiles();
   state_ = State::live;
   for (const auto& [key, b] : bound_) {
     log::info("listening", {{"listener", b.name}, {"kind", name(b.kind)}, {"address", str(b.endpoint)}});
@@ -266,6 +325,45 @@ std::string Server::clustersJson() const {
   }
   boost::json::object root;
   root["clusters"] = std::move(clusters);
+  return boost::json::serialize(root) + "\n";
+}
+
+namespace {
+boost::json::object describe(const tls::CertificateDescription& d) {
+  boost::json::object o;
+  o["subject"] = d.subject;
+  o["issuer"] = d.issuer;
+  o["identity"] = d.identity;
+  o["serial"] = d.serial;
+  o["uris"] = boost::json::value_from(d.sans.uris);
+  o["dns"] = boost::json::value_from(d.sans.dns);
+  o["not_before"] = d.not_before;
+  o["not_after"] = d.not_after;
+  o["seconds_left"] = d.seconds_left;
+  return o;
+}
+}  // namespace
+
+std::string Server::certsJson() const {
+  boost::json::object root;
+  if (!tls_) {
+    root["tls"] = false;
+  } else {
+    // Recomputed so seconds_left is current; never any key material.
+    auto now = std::time(nullptr);
+    auto cert = tls_->certificate;
+    cert.seconds_left = cert.not_after - now;
+    root["tls"] = true;
+    root["identity"] = tls_->identity;
+    root["certificate"] = describe(cert);
+    boost::json::array cas;
+    for (auto ca : tls_->cas) {
+      ca.seconds_left = ca.not_after - now;
+      cas.push_back(describe(ca));
+    }
+    root["ca"] = std::move(cas);
+    root["files"] = {{"cert", tls_->files.cert}, {"ca", tls_->files.ca}, {"crl", tls_->files.crl}};
+  }
   return boost::json::serialize(root) + "\n";
 }
 

@@ -45,6 +45,7 @@ class Server {
   std::string configDumpJson() const;
   std::string clustersJson() const;
   std::string listenersJson() const;
+  std::string certsJson() const;
   std::string metricsText() const { return metrics_.serialize(); }
   const std::string& metricsPath() const { return snapshot_->config->metrics_path; }
   // Re-reads the configuration; on failure keeps the old one. Returns the error.
@@ -62,6 +63,10 @@ class Server {
   BoundListener bind(const ListenerSpec& spec);  // throws std::runtime_error
   void publish(std::shared_ptr<const Snapshot> snap, std::map<std::string, BoundListener> added,
                std::vector<std::string> removed);
+  // Builds TLS contexts from `files` and hands them to the workers; false
+  // (old material kept, failure counted) when the files are not usable.
+  bool installTls(const std::optional<config::Tls>& files, std::string& error);
+  void watchTlsFiles();
   void startFileDiscovery();
   void pollFiles();
   void waitForDrain();
@@ -81,6 +86,9 @@ class Server {
   boost::asio::steady_timer file_timer_{main_};
   boost::asio::steady_timer drain_timer_{main_};
   std::map<std::string, discovery::FileSource> file_sources_;  // by cluster name
+  std::shared_ptr<const TlsState> tls_;
+  TlsFileStamps tls_stamps_;
+  boost::asio::steady_timer tls_timer_{main_};
   int exit_code_ = 0;
 };
 

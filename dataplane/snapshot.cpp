@@ -7,7 +7,8 @@ namespace hawser {
 namespace {
 
 bool sameCluster(const config::Service& a, const config::Service& b) {
-  return a.protocol == b.protocol && a.load_balancer == b.load_balancer && a.timeouts.connect == b.timeouts.connect &&
+  return a.protocol == b.protocol && a.load_balancer == b.load_balancer && a.tls_mode == b.tls_mode &&
+         a.sans == b.sans && a.timeouts.connect == b.timeouts.connect &&
          a.timeouts.request == b.timeouts.request && a.timeouts.idle == b.timeouts.idle &&
          a.discovery.kind == b.discovery.kind && a.discovery.endpoints == b.discovery.endpoints &&
          a.discovery.file == b.discovery.file;
@@ -81,7 +82,8 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
                                workers, metrics, "inbound", local_service, nullptr);
     installEverywhere(*cluster, workers, discovery::mergeEndpoints(nullptr, {{in.app.host, in.app.port}}));
     snap->clusters.push_back(cluster);
-    snap->listeners.push_back({in.name, ListenerSpec::Kind::inbound, in.listen, in.protocol, cluster, in.timeouts});
+    snap->listeners.push_back(
+        {in.name, ListenerSpec::Kind::inbound, in.listen, in.protocol, cluster, in.timeouts, in.tls_mode, in.allow});
   }
 
   for (const auto& svc : cfg->outbound.services) {
@@ -95,6 +97,8 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
       auto old = previous ? previous->service(svc.name) : nullptr;
       cluster = makeCluster(svc.name, svc.timeouts, svc.load_balancer, svc.protocol, workers, metrics, "outbound",
                             svc.name, old.get());
+      cluster->mutual_tls = svc.tls_mode == config::OutboundTlsMode::mutual;
+      cluster->expected_sans = svc.sans;
       auto old_set = old ? old->latest() : nullptr;
       if (svc.discovery.kind == config::Discovery::Kind::static_list) {
         installEverywhere(*cluster, workers,
@@ -114,7 +118,8 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
     snap->clusters.push_back(cluster);
     if (svc.alias) {
       snap->listeners.push_back(
-          {svc.name, ListenerSpec::Kind::outbound, *svc.alias, svc.protocol, cluster, svc.timeouts});
+          {svc.name, ListenerSpec::Kind::outbound, *svc.alias, svc.protocol, cluster, svc.timeouts,
+           config::InboundTlsMode::disabled, {}});
     }
   }
 
@@ -122,7 +127,8 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
     snap->passthrough = makeCluster("passthrough", config::Timeouts{}, config::LoadBalancer::round_robin,
                                     config::Protocol::http, workers, metrics, "outbound", "passthrough", nullptr);
     snap->listeners.push_back({"http_proxy", ListenerSpec::Kind::http_proxy, *cfg->outbound.http_proxy,
-                               config::Protocol::http, nullptr, config::Timeouts{}});
+                               config::Protocol::http, nullptr, config::Timeouts{}, config::InboundTlsMode::disabled,
+                               {}});
   }
   return snap;
 }

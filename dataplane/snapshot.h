@@ -26,6 +26,8 @@ struct ListenerSpec {
   config::Protocol protocol = config::Protocol::http;
   std::shared_ptr<Cluster> cluster;  // inbound: the local app; outbound: the service; null for http_proxy
   config::Timeouts timeouts;         // downstream side
+  config::InboundTlsMode tls_mode = config::InboundTlsMode::disabled;  // inbound only
+  std::vector<std::string> allow;                                       // inbound authorization.allow
   // What identifies "the same listener" across reloads.
   std::string key() const;
 };

@@ -7,9 +7,12 @@
 #include <boost/asio/write.hpp>
 
 #include "dataplane/connection_guard.h"
+#include "dataplane/inbound_tls.h"
+#include "dataplane/tls/identity.h"
 #include "dataplane/sessions.h"
 #include "dataplane/worker.h"
 #include "telemetry/access_log.h"
+#include "telemetry/metrics.h"
 
 namespace hawser {
 namespace asio = boost::asio;
@@ -96,6 +99,14 @@ asio::awaitable<void> serveTcp(Worker& w, tcp::socket s, std::string listener_ke
   if (!spec || !spec->cluster) co_return;
   auto cluster = spec->cluster;
   auto start = Clock::now();
+  beast::flat_buffer early;  // bytes read while telling TLS from plaintext
+  auto accepted = co_await acceptInboundTls(w, down, early, *spec, guard, snap->config->limits.header_timeout);
+  if (!accepted.accepted) co_return;
+  if (!spec->allow.empty() && !tls::identityAllowed(spec->allow, accepted.peer_identity)) {
+    w.metrics().rejected("unauthorized").Increment();
+    co_return;
+  }
+  auto up_tls = upstreamTls(w, *cluster);
 
   std::unique_ptr<UpstreamConnection> up;
   discovery::EndpointPtr tried;
@@ -103,7 +114,7 @@ asio::awaitable<void> serveTcp(Worker& w, tcp::socket s, std::string listener_ke
     auto ep = cluster->pick(w.id(), tried.get());
     if (!ep || ep == tried) break;
     tried = ep;
-    auto r = co_await w.pool().connect(ep, cluster->timeouts().connect);
+    auto r = co_await w.pool().connect(ep, up_tls ? &*up_tls : nullptr, cluster->timeouts().connect);
     up = std::move(r.conn);
   }
   telemetry::AccessRecord rec;
@@ -115,8 +126,8 @@ asio::awaitable<void> serveTcp(Worker& w, tcp::socket s, std::string listener_ke
     rec.upstream = tried ? tried->key : "";
   } else {
     rec.upstream = up->endpoint->key;
-    beast::flat_buffer none_a, none_b;
-    auto [sent, received] = co_await splice(down, up->stream, none_a, none_b, spec->timeouts.idle);
+    beast::flat_buffer none;
+    auto [sent, received] = co_await splice(down, up->stream, early, none, spec->timeouts.idle);
     rec.bytes_received = sent;
     rec.bytes_sent = received;
   }

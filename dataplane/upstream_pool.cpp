@@ -6,6 +6,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "dataplane/tls/handshake_failure.h"
+#include "dataplane/tls/identity.h"
+#include "dataplane/tls/ssl_context.h"
+#include "telemetry/log.h"
 #include "telemetry/metrics.h"
 
 namespace hawser {
@@ -33,11 +37,11 @@ bool stillAlive(tcp::socket& s) {
 }
 }  // namespace
 
-asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::EndpointPtr& ep,
+asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                                             std::chrono::milliseconds connect_timeout,
                                                             std::chrono::milliseconds max_idle, bool fresh) {
   if (!fresh) {
-    if (auto it = idle_.find(ep->key); it != idle_.end()) {
+    if (auto it = idle_.find(tls ? ep->key + "|tls" : ep->key); it != idle_.end()) {
       auto& list = it->second;
       auto now = std::chrono::steady_clock::now();
       while (!list.empty()) {
@@ -50,10 +54,10 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::End
       }
     }
   }
-  co_return co_await connect(ep, connect_timeout);
+  co_return co_await connect(ep, tls, connect_timeout);
 }
 
-asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::EndpointPtr& ep,
+asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                                             std::chrono::milliseconds timeout) {
   beast::tcp_stream stream(ex_);
   boost::system::error_code ec;
@@ -71,11 +75,49 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
   }
   if (ec) co_return Result{ec, nullptr};
   stream.socket().set_option(tcp::no_delay(true), ec);
-  co_return Result{{}, std::make_unique<UpstreamConnection>(AnyStream(std::move(stream)), ep, metrics_)};
+  if (!tls) {
+    auto conn = std::make_unique<UpstreamConnection>(AnyStream(std::move(stream)), ep, metrics_);
+    conn->pool_key = ep->key;
+    co_return Result{{}, std::move(conn)};
+  }
+  AnyStream secure(std::move(stream), tls->context);
+  auto* ssl = secure.tls()->native_handle();
+  if (!tls->server_name.empty()) SSL_set_tlsext_host_name(ssl, tls->server_name.c_str());
+  tls::prepareClientSession(ssl, ep->key);
+  auto [hec] = co_await secure.tls()->async_handshake(asio::ssl::stream_base::client, tok);
+  if (hec) {
+    auto reason = hec == beast::error::timeout
+                      ? std::string_view("timeout")
+                      : tls::handshakeFailureReason(SSL_get_verify_result(ssl),
+                                                    hec.category() == asio::error::get_ssl_category()
+                                                        ? static_cast<unsigned long>(hec.value())
+                                                        : 0UL);
+    metrics_.tlsHandshakeError(reason).Increment();
+    log::warn("upstream TLS handshake failed",
+              {{"endpoint", ep->key}, {"reason", reason}, {"error", hec.message()}});
+    co_return Result{hec, nullptr};
+  }
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  auto check = tls::checkPresentedIdentity(peer, *tls->expected_sans);
+  if (!check.matched) {
+    metrics_.tlsHandshakeError(tls::reason::kSanMismatch).Increment();
+    std::string expected;
+    for (const auto& s : *tls->expected_sans) expected += (expected.empty() ? "" : ",") + s;
+    log::warn("upstream presented an unexpected identity; connection refused",
+              {{"endpoint", ep->key},
+               {"expected", expected},
+               {"presented", check.presented.empty() ? "(none)" : check.presented}});
+    co_return Result{asio::error::access_denied, nullptr};
+  }
+  secure.tcp().expires_never();
+  auto conn = std::make_unique<UpstreamConnection>(std::move(secure), ep, metrics_);
+  conn->pool_key = ep->key + "|tls";
+  conn->peer_identity = check.presented;
+  co_return Result{{}, std::move(conn)};
 }
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn) {
-  auto& list = idle_[conn->endpoint->key];
+  auto& list = idle_[conn->pool_key];
   if (list.size() >= kMaxIdlePerEndpoint) return;  // closes it
   conn->idle_since = std::chrono::steady_clock::now();
   conn->stream.tcp().expires_never();

@@ -28,9 +28,19 @@ struct UpstreamConnection {
 
   AnyStream stream;
   discovery::EndpointPtr endpoint;
+  std::string pool_key;      // endpoint key, plus "|tls" for mutual TLS connections
+  std::string peer_identity;  // verified identity of a TLS peer
   std::chrono::steady_clock::time_point idle_since;
   bool reused = false;
   telemetry::WorkerMetrics& metrics;
+};
+
+// How to secure a connection to a peer sidecar: mutual TLS with the task's
+// client context, accepting only the listed identities.
+struct UpstreamTls {
+  std::shared_ptr<boost::asio::ssl::context> context;
+  const std::vector<std::string>* expected_sans = nullptr;
+  std::string server_name;  // SNI
 };
 
 class UpstreamPool {
@@ -43,10 +53,12 @@ class UpstreamPool {
   };
   // An idle connection to `ep` still alive and idle less than `max_idle`,
   // or a new one connected within `connect_timeout`.
-  boost::asio::awaitable<Result> acquire(const discovery::EndpointPtr& ep, std::chrono::milliseconds connect_timeout,
+  boost::asio::awaitable<Result> acquire(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
+                                         std::chrono::milliseconds connect_timeout,
                                          std::chrono::milliseconds max_idle, bool fresh = false);
   // Connects without consulting the pool (tunnels, passthrough).
-  boost::asio::awaitable<Result> connect(const discovery::EndpointPtr& ep, std::chrono::milliseconds timeout);
+  boost::asio::awaitable<Result> connect(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
+                                         std::chrono::milliseconds timeout);
   void release(std::unique_ptr<UpstreamConnection> conn);
   void clear() { idle_.clear(); }
   size_t idleCount() const;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "dataplane/snapshot.h"
+#include "dataplane/tls_state.h"
 #include "dataplane/upstream_pool.h"
 
 namespace hawser::telemetry {
@@ -47,6 +48,8 @@ class Worker {
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
   void setSnapshot(std::shared_ptr<const Snapshot> s) { snapshot_ = std::move(s); }
   bool draining() const { return draining_; }
+  const std::shared_ptr<const TlsState>& tls() const { return tls_; }
+  void setTls(std::shared_ptr<const TlsState> t) { tls_ = std::move(t); }
   // Starts accepting on an acceptor the main thread bound for this worker.
   void addListener(const std::string& key, std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
   void removeListener(const std::string& key);
@@ -70,6 +73,7 @@ class Worker {
   UpstreamPool pool_;
   std::thread thread_;
   std::shared_ptr<const Snapshot> snapshot_;
+  std::shared_ptr<const TlsState> tls_;
   bool draining_ = false;
   std::list<ConnectionEntry> connections_;
   std::atomic<int> active_{0};

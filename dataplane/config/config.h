@@ -42,8 +42,23 @@ struct Limits {
   Duration header_timeout{10000};
 };
 
+// Files of this task's certificate, key, trusted CAs and optional CRL.
+struct Tls {
+  std::string cert;
+  std::string key;
+  std::string ca;
+  std::string crl;
+  std::string min_version = "1.2";  // "1.2" | "1.3"
+  bool reload = true;               // watch the files and swap without dropping connections
+};
+
+enum class InboundTlsMode { strict, permissive, disabled };
+enum class OutboundTlsMode { mutual, disabled };
+
 struct Inbound {
   std::string name;
+  InboundTlsMode tls_mode = InboundTlsMode::strict;
+  std::vector<std::string> allow;  // authorization.allow; empty: any verified peer
   Address listen;
   Address app;
   Protocol protocol = Protocol::http;
@@ -59,6 +74,9 @@ struct Discovery {
 
 struct Service {
   std::string name;
+  OutboundTlsMode tls_mode = OutboundTlsMode::mutual;
+  std::vector<std::string> sans;  // identities accepted from the peer; default spiffe://<namespace>/<name>
+  std::string ns;                 // the peer's namespace for the default identity (default: node.namespace)
   std::optional<Address> alias;
   Protocol protocol = Protocol::http;
   Discovery discovery;
@@ -83,6 +101,7 @@ struct Config {
   unsigned workers = 0;  // 0 resolved to the number of cores at load
   Duration drain_timeout{30000};
   Limits limits;
+  std::optional<Tls> tls;
   std::vector<Inbound> inbound;
   Outbound outbound;
   std::string metrics_path = "/metrics";
@@ -103,5 +122,7 @@ Config loadFromEnvironmentOr(const std::string& path);
 std::string formatDuration(Duration d);
 const char* name(Protocol p);
 const char* name(LoadBalancer lb);
+const char* name(InboundTlsMode m);
+const char* name(OutboundTlsMode m);
 
 }  // namespace hawser::config

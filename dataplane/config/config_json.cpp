@@ -21,12 +21,20 @@ boost::json::value toJson(const Config& c) {
                     {"max_headers", c.limits.max_headers},
                     {"max_request_body_bytes", c.limits.max_request_body_bytes},
                     {"header_timeout", formatDuration(c.limits.header_timeout)}};
+  if (c.tls) {
+    // Paths only: key material is never read into the dump.
+    root["tls"] = {{"cert", c.tls->cert},       {"key", c.tls->key},
+                   {"ca", c.tls->ca},           {"crl", c.tls->crl},
+                   {"min_version", c.tls->min_version}, {"reload", c.tls->reload}};
+  }
   boost::json::array inbound;
   for (const auto& in : c.inbound) {
     inbound.push_back(boost::json::object{{"name", in.name},
                                           {"listen", in.listen.str()},
                                           {"app", in.app.str()},
                                           {"protocol", name(in.protocol)},
+                                          {"tls", {{"mode", name(in.tls_mode)}}},
+                                          {"authorization", {{"allow", boost::json::value_from(in.allow)}}},
                                           {"timeouts", timeouts(in.timeouts)}});
   }
   root["inbound"] = std::move(inbound);
@@ -35,7 +43,8 @@ boost::json::value toJson(const Config& c) {
     boost::json::object o{{"name", s.name},
                           {"protocol", name(s.protocol)},
                           {"timeouts", timeouts(s.timeouts)},
-                          {"load_balancer", name(s.load_balancer)}};
+                          {"load_balancer", name(s.load_balancer)},
+                          {"tls", {{"mode", name(s.tls_mode)}, {"sans", boost::json::value_from(s.sans)}}}};
     if (s.alias) o["alias"] = s.alias->str();
     if (s.discovery.kind == Discovery::Kind::static_list) {
       boost::json::array eps;

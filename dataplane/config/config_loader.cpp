@@ -208,7 +208,8 @@ Config parse(const YAML::Node& root, const std::string& source) {
   Config c;
   c.source = source;
   if (!root.IsDefined() || root.IsNull()) top.fail("the configuration is empty");
-  top.expectMap({"node", "admin", "workers", "drain_timeout", "limits", "inbound", "outbound", "telemetry"});
+  top.expectMap(
+      {"node", "admin", "workers", "drain_timeout", "limits", "tls", "inbound", "outbound", "telemetry"});
   std::vector<std::pair<Address, Field>> listeners;
 
   if (auto f = top.child("node"); f.present()) {
@@ -238,13 +239,57 @@ Config parse(const YAML::Node& root, const std::string& source) {
     }
   }
 
+  if (auto f = top.child("tls"); f.present()) {
+    f.expectMap({"cert", "key", "ca", "crl", "min_version", "reload"});
+    Tls t;
+    t.cert = f.child("cert").required().nonEmptyString();
+    t.key = f.child("key").required().nonEmptyString();
+    t.ca = f.child("ca").required().nonEmptyString();
+    if (auto v = f.child("crl"); v.present()) t.crl = v.nonEmptyString();
+    if (auto v = f.child("min_version"); v.present()) {
+      t.min_version = v.oneOf<std::string>({{"1.2", "1.2"}, {"1.3", "1.3"}});
+    }
+    if (auto v = f.child("reload"); v.present()) t.reload = v.boolean();
+    c.tls = t;
+  }
+  const bool have_tls = c.tls.has_value();
+  auto needTls = [&](const Field& mode_field, const char* mode) {
+    mode_field.fail(std::string("tls mode ") + mode +
+                    " needs the top-level tls block (cert, key, ca); set tls.mode: disabled to use plaintext");
+  };
+
   std::set<std::string> names;
   if (auto f = top.child("inbound"); f.present()) {
     size_t n = f.expectList();
     for (size_t i = 0; i < n; ++i) {
       auto e = f.item(i);
-      e.expectMap({"name", "listen", "app", "protocol", "timeouts"});
+      e.expectMap({"name", "listen", "app", "protocol", "timeouts", "tls", "authorization"});
       Inbound in;
+      if (auto t = e.child("tls"); t.present()) {
+        t.expectMap({"mode"});
+        in.tls_mode = t.child("mode").required().oneOf<InboundTlsMode>({{"strict", InboundTlsMode::strict},
+                                                                        {"permissive", InboundTlsMode::permissive},
+                                                                        {"disabled", InboundTlsMode::disabled}});
+      }
+      if (in.tls_mode != InboundTlsMode::disabled && !have_tls) {
+        needTls(e.child("tls").present() ? e.child("tls").child("mode") : e.child("tls"), name(in.tls_mode));
+      }
+      if (auto a = e.child("authorization"); a.present()) {
+        a.expectMap({"allow"});
+        auto allow = a.child("allow").required();
+        size_t n = allow.expectList();
+        for (size_t k = 0; k < n; ++k) {
+          auto id = allow.item(k).nonEmptyString();
+          auto star = id.find('*');
+          if (star != std::string::npos && star != id.size() - 1) {
+            allow.item(k).fail("'*' may only end an identity pattern, e.g. spiffe://demo/*");
+          }
+          in.allow.push_back(id);
+        }
+        if (in.tls_mode == InboundTlsMode::disabled) {
+          a.fail("authorization needs tls (mode strict or permissive): plaintext peers have no identity");
+        }
+      }
       in.name = e.child("name").required().nonEmptyString();
       if (!names.insert("inbound/" + in.name).second)
         e.child("name").fail("duplicate inbound name \"" + in.name + "\"");
@@ -268,8 +313,23 @@ Config parse(const YAML::Node& root, const std::string& source) {
       size_t n = s.expectList();
       for (size_t i = 0; i < n; ++i) {
         auto e = s.item(i);
-        e.expectMap({"name", "alias", "protocol", "discovery", "timeouts", "load_balancer"});
+        e.expectMap({"name", "alias", "protocol", "discovery", "timeouts", "load_balancer", "tls"});
         Service svc;
+        if (auto t = e.child("tls"); t.present()) {
+          t.expectMap({"mode", "sans", "namespace"});
+          if (auto m = t.child("mode"); m.present()) {
+            svc.tls_mode = m.oneOf<OutboundTlsMode>(
+                {{"mutual", OutboundTlsMode::mutual}, {"disabled", OutboundTlsMode::disabled}});
+          }
+          if (auto sans = t.child("sans"); sans.present()) {
+            size_t n = sans.expectList();
+            for (size_t k = 0; k < n; ++k) svc.sans.push_back(sans.item(k).nonEmptyString());
+          }
+          if (auto ns = t.child("namespace"); ns.present()) svc.ns = ns.nonEmptyString();
+        }
+        if (svc.tls_mode == OutboundTlsMode::mutual && !have_tls) {
+          needTls(e.child("tls").present() ? e.child("tls").child("mode") : e.child("tls"), "mutual");
+        }
         svc.name = e.child("name").required().nonEmptyString();
         if (!names.insert("service/" + svc.name).second) {
           e.child("name").fail("duplicate service name \"" + svc.name + "\"");
@@ -285,6 +345,13 @@ Config parse(const YAML::Node& root, const std::string& source) {
           svc.load_balancer = lb.oneOf<LoadBalancer>({{"round_robin", LoadBalancer::round_robin},
                                                       {"least_request", LoadBalancer::least_request},
                                                       {"random", LoadBalancer::random}});
+        }
+        if (svc.tls_mode == OutboundTlsMode::mutual && svc.sans.empty()) {
+          if (svc.ns.empty()) svc.ns = c.node.ns;
+          if (svc.ns.empty()) {
+            e.child("tls").fail("mutual tls needs tls.sans, tls.namespace or node.namespace to know the peer's identity");
+          }
+          svc.sans.push_back("spiffe://" + svc.ns + "/" + svc.name);
         }
         c.outbound.services.push_back(std::move(svc));
       }
@@ -356,6 +423,11 @@ std::string formatDuration(Duration d) {
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
   return std::to_string(ms) + "ms";
 }
+
+const char* name(InboundTlsMode m) {
+  return m == InboundTlsMode::strict ? "strict" : m == InboundTlsMode::permissive ? "permissive" : "disabled";
+}
+const char* name(OutboundTlsMode m) { return m == OutboundTlsMode::mutual ? "mutual" : "disabled"; }
 
 const char* name(Protocol p) {
   return p == Protocol::tcp ? "tcp" : "http";

@@ -32,6 +32,8 @@ inbound:
     listen: 127.0.0.1:0
     app: 127.0.0.1:8080
     protocol: http
+    tls:
+      mode: disabled
     timeouts:
       connect: 1s
       request: 15s
@@ -51,6 +53,8 @@ outbound:
         request: 15s
         idle: 60s
       load_balancer: round_robin
+      tls:
+        mode: disabled
 telemetry:
   access_log:
     path: stdout

@@ -90,6 +90,21 @@ def _scalar(v):
     return json.dumps(str(v))
 
 
+def plaintext_defaults(config):
+    """hawser requires mutual TLS unless a listener or service says
+    `tls: {mode: disabled}`. Tests that do not configure the top-level `tls`
+    block exercise plaintext, so they get that said for them."""
+    if not isinstance(config, dict) or "tls" in config:
+        return config
+    config = dict(config)
+    config["inbound"] = [dict(i, tls=i.get("tls", {"mode": "disabled"})) for i in config.get("inbound", [])]
+    if isinstance(config.get("outbound"), dict):
+        out = dict(config["outbound"])
+        out["services"] = [dict(s, tls=s.get("tls", {"mode": "disabled"})) for s in out.get("services", [])]
+        config["outbound"] = out
+    return config
+
+
 def to_yaml(obj, indent=0):
     pad = "  " * indent
     lines = []
@@ -460,7 +475,7 @@ class Hawser:
         self.admin = None
         self._listeners = None
         if config_text is None and config is not None:
-            config_text = to_yaml(config) + "\n"
+            config_text = to_yaml(plaintext_defaults(config)) + "\n"
         self.config_text = config_text
         if config_text is not None:
             self._write(config_text)
@@ -474,7 +489,7 @@ class Hawser:
 
     def write_config(self, config=None, text=None):
         if text is None:
-            text = to_yaml(config) + "\n"
+            text = to_yaml(plaintext_defaults(config)) + "\n"
         self.config_text = text
         self._write(text)
 

@@ -1,0 +1,60 @@
+#include "dataplane/inbound_tls.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "dataplane/tls/handshake_failure.h"
+#include "dataplane/tls/identity.h"
+#include "dataplane/worker.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
+
+namespace hawser {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+
+asio::awaitable<InboundTlsResult> acceptInboundTls(Worker& w, AnyStream& down, beast::flat_buffer& buf,
+                                                   const ListenerSpec& spec, ConnectionGuard& guard,
+                                                   std::chrono::milliseconds timeout) {
+  if (spec.tls_mode == config::InboundTlsMode::disabled) co_return InboundTlsResult{true, {}};
+  down.tcp().expires_after(timeout);
+  if (buf.size() == 0) {
+    auto [ec, n] = co_await down.async_read_some(buf.prepare(4096), tok);
+    if (ec) co_return InboundTlsResult{};
+    buf.commit(n);
+  }
+  // A TLS record starts with content type 22 (handshake).
+  const bool looks_tls = static_cast<const unsigned char*>(buf.data().data())[0] == 0x16;
+  if (!looks_tls) {
+    if (spec.tls_mode == config::InboundTlsMode::permissive) co_return InboundTlsResult{true, {}};
+    w.metrics().tlsHandshakeError(tls::reason::kPlaintext).Increment();
+    co_return InboundTlsResult{};
+  }
+  auto state = w.tls();
+  if (!state) co_return InboundTlsResult{};
+  down.upgradeToTls(state->server);
+  guard.rebind(down.socket());
+  auto* ssl = down.tls()->native_handle();
+  auto [ec, used] = co_await down.tls()->async_handshake(asio::ssl::stream_base::server, buf.data(), tok);
+  buf.consume(used);
+  if (ec) {
+    auto reason = ec == beast::error::timeout
+                      ? std::string_view("timeout")
+                      : tls::handshakeFailureReason(SSL_get_verify_result(ssl),
+                                                    ec.category() == asio::error::get_ssl_category()
+                                                        ? static_cast<unsigned long>(ec.value())
+                                                        : 0UL);
+    w.metrics().tlsHandshakeError(reason).Increment();
+    co_return InboundTlsResult{};
+  }
+  auto identity = tls::peerIdentity(SSL_get0_peer_certificate(ssl));
+  co_return InboundTlsResult{true, identity.value_or("")};
+}
+
+std::optional<UpstreamTls> upstreamTls(const Worker& w, const Cluster& c) {
+  if (!c.mutual_tls || !w.tls()) return std::nullopt;
+  return UpstreamTls{w.tls()->client, &c.expected_sans, c.name()};
+}
+
+}  // namespace hawser

@@ -1,0 +1,48 @@
+#include "dataplane/tls_state.h"
+
+#include <sys/stat.h>
+
+#include "dataplane/tls/ssl_context.h"
+#include "dataplane/tls/tls_material.h"
+
+namespace hawser {
+
+std::shared_ptr<const TlsState> buildTlsState(const config::Tls& files, std::string& error) {
+  auto loaded = tls::loadTlsMaterial({files.cert, files.key, files.ca, files.crl});
+  if (!loaded.ok()) {
+    error = loaded.error;
+    return nullptr;
+  }
+  const auto& material = *loaded.material;
+  const int min_version = files.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  tls::SslContextOptions server_opts{tls::TlsRole::kServer, min_version, true, false};
+  tls::SslContextOptions client_opts{tls::TlsRole::kClient, min_version, true, true};
+  auto server = tls::buildSslContext(material, server_opts, error);
+  if (!server) return nullptr;
+  auto client = tls::buildSslContext(material, client_opts, error);
+  if (!client) return nullptr;
+
+  auto state = std::make_shared<TlsState>();
+  state->server = std::make_shared<boost::asio::ssl::context>(server.release());
+  state->client = std::make_shared<boost::asio::ssl::context>(client.release());
+  state->certificate = tls::describeCertificate(material.cert.get());
+  state->identity = state->certificate.identity;
+  for (const auto& ca : material.ca_certs) state->cas.push_back(tls::describeCertificate(ca.get()));
+  state->files = files;
+  return state;
+}
+
+TlsFileStamps stampTlsFiles(const config::Tls& files) {
+  TlsFileStamps s;
+  for (const auto* path : {&files.cert, &files.key, &files.ca, &files.crl}) {
+    struct stat st {};
+    if (path->empty() || ::stat(path->c_str(), &st) != 0) {
+      s.stamps.emplace_back(-1, -1);
+    } else {
+      s.stamps.emplace_back(st.st_mtim.tv_sec * 1'000'000'000L + st.st_mtim.tv_nsec, static_cast<long>(st.st_size));
+    }
+  }
+  return s;
+}
+
+}  // namespace hawser
