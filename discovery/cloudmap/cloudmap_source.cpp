@@ -116,12 +116,12 @@ struct CloudMapSource::Impl : std::enable_shared_from_this<Impl> {
     bool full = force_full || !revision || now >= next_full;
     if (!full) {
       stats.revision_requests.fetch_add(1, std::memory_order_relaxed);
-      auto response = co_await call(aws::kDiscoverInstancesRevisionTarget,
-                                    aws::encodeDiscoverInstancesRevision(config.namespace_name, config.service_name,
-                                                                         config.owner_account));
+      auto response = co_await call(
+          aws::kDiscoverInstancesRevisionTarget,
+          aws::encodeDiscoverInstancesRevision(config.namespace_name, config.service_name, config.owner_account));
       if (!response || stopped) co_return;
-      auto result = aws::decodeDiscoverInstancesRevision(response->status, response->body,
-                                                         response->header("x-amzn-errortype"));
+      auto result =
+          aws::decodeDiscoverInstancesRevision(response->status, response->body, response->header("x-amzn-errortype"));
       if (auto* e = std::get_if<aws::CloudMapError>(&result)) {
         reportCloudMapError(*e);
         co_return;
@@ -151,9 +151,8 @@ struct CloudMapSource::Impl : std::enable_shared_from_this<Impl> {
     auto& found = std::get<aws::DiscoveredInstances>(result);
     for (const auto& skipped : found.skipped) {
       stats.skipped_instances.fetch_add(1, std::memory_order_relaxed);
-      report("skipped_instance",
-             "instance " + skipped.instance_id + " skipped (" + std::string(aws::toString(skipped.reason)) +
-                 "): " + skipped.detail);
+      report("skipped_instance", "instance " + skipped.instance_id + " skipped (" +
+                                     std::string(aws::toString(skipped.reason)) + "): " + skipped.detail);
     }
     if (found.empty_instance_list) {
       // Policy (discovery/aws/README.md): an empty answer never replaces a
@@ -200,7 +199,8 @@ struct CloudMapSource::Impl : std::enable_shared_from_this<Impl> {
     // Container credentials arrive asynchronously: give the first fetch a
     // moment rather than failing the first round.
     if (credentials && !credentials->current()) {
-      auto deadline = SteadyClock::now() + std::min<SteadyClock::duration>(config.poll_interval, std::chrono::seconds(2));
+      auto deadline =
+          SteadyClock::now() + std::min<SteadyClock::duration>(config.poll_interval, std::chrono::seconds(2));
       while (!stopped && !credentials->current() && SteadyClock::now() < deadline) {
         timer.expires_after(milliseconds(20));
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -235,7 +235,8 @@ CloudMapSource::CloudMapSource(asio::any_io_executor executor, CloudMapSourceCon
                                  std::move(on_error), std::move(transport));
   std::string host_header(parsed->encoded_host_and_port());
   // The signed Host omits a default port, as clients send it.
-  if ((parsed->scheme() == "https" && parsed->port() == "443") || (parsed->scheme() == "http" && parsed->port() == "80")) {
+  if ((parsed->scheme() == "https" && parsed->port() == "443") ||
+      (parsed->scheme() == "http" && parsed->port() == "80")) {
     host_header = std::string(parsed->encoded_host());
   }
   impl_->host_header = host_header;
@@ -244,7 +245,9 @@ CloudMapSource::CloudMapSource(asio::any_io_executor executor, CloudMapSourceCon
   impl_->url = base;
 }
 
-CloudMapSource::~CloudMapSource() { stop(); }
+CloudMapSource::~CloudMapSource() {
+  stop();
+}
 
 void CloudMapSource::start() {
   if (impl_->started) return;
@@ -262,7 +265,11 @@ void CloudMapSource::stop() {
   asio::post(impl_->executor, [impl] { impl->timer.cancel(); });
 }
 
-const CloudMapSourceStats& CloudMapSource::stats() const { return impl_->stats; }
-const std::string& CloudMapSource::endpointUrl() const { return impl_->url; }
+const CloudMapSourceStats& CloudMapSource::stats() const {
+  return impl_->stats;
+}
+const std::string& CloudMapSource::endpointUrl() const {
+  return impl_->url;
+}
 
 }  // namespace hawser::discovery::cloudmap

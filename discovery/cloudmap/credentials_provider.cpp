@@ -5,9 +5,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -50,7 +50,8 @@ void ContainerCredentialsProvider::start() {
           request.method = "GET";
           request.url = self->endpoint_.url;
           request.headers.emplace_back("Accept", "application/json");
-          if (self->endpoint_.authorization) request.headers.emplace_back("Authorization", *self->endpoint_.authorization);
+          if (self->endpoint_.authorization)
+            request.headers.emplace_back("Authorization", *self->endpoint_.authorization);
           auto response = co_await self->transport_(request);
           if (*self->stopped_) co_return;
           self->fetches_.fetch_add(1, std::memory_order_relaxed);
@@ -73,9 +74,10 @@ void ContainerCredentialsProvider::start() {
                 self->credentials_ = std::move(creds);
               }
               retry = kMinRetry;
-              wait = refresh_at == aws::Clock::time_point::max()
-                         ? std::chrono::steady_clock::duration(std::chrono::hours(24 * 365))
-                         : std::max<std::chrono::steady_clock::duration>(refresh_at - now, std::chrono::milliseconds(100));
+              wait =
+                  refresh_at == aws::Clock::time_point::max()
+                      ? std::chrono::steady_clock::duration(std::chrono::hours(24 * 365))
+                      : std::max<std::chrono::steady_clock::duration>(refresh_at - now, std::chrono::milliseconds(100));
               if (self->log_) self->log_("container credentials refreshed", aws::describe(*self->credentials_));
             }
           }
@@ -87,7 +89,8 @@ void ContainerCredentialsProvider::start() {
             std::lock_guard lock(self->mutex_);
             if (self->credentials_ && self->credentials_->expiration) {
               auto left = *self->credentials_->expiration - aws::Clock::now();
-              if (left > std::chrono::seconds(0)) wait = std::min<std::chrono::steady_clock::duration>(wait, left / 2 + std::chrono::milliseconds(100));
+              if (left > std::chrono::seconds(0))
+                wait = std::min<std::chrono::steady_clock::duration>(wait, left / 2 + std::chrono::milliseconds(100));
             }
           }
           timer->expires_after(wait);

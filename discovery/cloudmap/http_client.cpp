@@ -98,7 +98,7 @@ struct Transport {
       co_return out;
     }
     std::string host = url.host_type() == boost::urls::host_type::ipv6 ? url.host_ipv6_address().to_string()
-                                                                         : std::string(url.encoded_host());
+                                                                       : std::string(url.encoded_host());
     std::string port = url.has_port() ? std::string(url.port()) : (https ? "443" : "80");
     std::string host_header(url.encoded_host_and_port());
     std::string target(url.encoded_resource());

@@ -28,7 +28,9 @@ struct ApiError {
 [[noreturn]] void fail(std::string type, std::string message, json::object extra = {}) {
   throw ApiError{std::move(type), std::move(message), std::move(extra)};
 }
-[[noreturn]] void invalid(std::string message) { fail("InvalidInput", std::move(message)); }
+[[noreturn]] void invalid(std::string message) {
+  fail("InvalidInput", std::move(message));
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -48,7 +50,9 @@ bool printableAscii(std::string_view s) {
 }
 
 // Typed access to the request members, with the API's InvalidInput errors.
-const json::value* memberOf(const json::object& in, std::string_view key) { return in.if_contains(key); }
+const json::value* memberOf(const json::object& in, std::string_view key) {
+  return in.if_contains(key);
+}
 
 std::optional<std::string> optString(const json::object& in, std::string_view key, size_t max_len = 4096) {
   auto* v = memberOf(in, key);
@@ -69,9 +73,12 @@ std::optional<int64_t> optInt(const json::object& in, std::string_view key, int6
   auto* v = memberOf(in, key);
   if (!v || v->is_null()) return std::nullopt;
   int64_t n = 0;
-  if (v->is_int64()) n = v->get_int64();
-  else if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) n = static_cast<int64_t>(v->get_uint64());
-  else invalid(std::string(key) + " must be an integer");
+  if (v->is_int64())
+    n = v->get_int64();
+  else if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX))
+    n = static_cast<int64_t>(v->get_uint64());
+  else
+    invalid(std::string(key) + " must be an integer");
   if (n < min || n > max) {
     invalid(std::string(key) + " must be between " + std::to_string(min) + " and " + std::to_string(max));
   }
@@ -119,9 +126,8 @@ void checkTags(const json::object& in) {
 bool validServiceName(std::string_view name) {
   if (name == ".") return true;
   if (name.empty() || name.size() > 127) return false;
-  return std::all_of(name.begin(), name.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
-  });
+  return std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '.'; });
 }
 
 bool validInstanceId(std::string_view id) {
@@ -151,8 +157,8 @@ size_t pageStart(const json::object& in) {
 }
 
 template <class T>
-json::object page(const std::vector<T>& items, const json::object& in, std::string_view list_key,
-                  int64_t default_max, int64_t max_max) {
+json::object page(const std::vector<T>& items, const json::object& in, std::string_view list_key, int64_t default_max,
+                  int64_t max_max) {
   size_t start = pageStart(in);
   size_t max = static_cast<size_t>(optInt(in, "MaxResults", 1, max_max).value_or(default_max));
   json::array list;
@@ -244,8 +250,7 @@ RegistryApi::RegistryApi(RegistryOptions options, RegistryState state)
   if (options_.rate_limit_rps) rate_limit_.emplace(*options_.rate_limit_rps, options_.rate_limit_burst);
 }
 
-RegistryResponse RegistryApi::handle(const RegistryRequest& request,
-                                     std::chrono::system_clock::time_point now) {
+RegistryResponse RegistryApi::handle(const RegistryRequest& request, std::chrono::system_clock::time_point now) {
   RegistryResponse response;
   auto reply_error = [&](const ApiError& e) {
     response.status = statusForErrorType(e.type);
@@ -276,8 +281,7 @@ RegistryResponse RegistryApi::handle(const RegistryRequest& request,
     verify.now = now;
     auto status = aws::verifyRequest(to_verify, lookup, verify);
     switch (status) {
-      case aws::VerifyStatus::ok:
-        break;
+      case aws::VerifyStatus::ok: break;
       case aws::VerifyStatus::missing_authorization:
         return reply_error({"MissingAuthenticationTokenException", "Missing Authentication Token"});
       case aws::VerifyStatus::unknown_access_key:
@@ -404,8 +408,7 @@ Service& RegistryApi::findService(std::string_view id_or_arn) {
 
 namespace {
 
-json::object namespaceSummary(const Namespace& ns, const RegistryState& state, const std::string& account,
-                              bool full) {
+json::object namespaceSummary(const Namespace& ns, const RegistryState& state, const std::string& account, bool full) {
   int64_t services = 0;
   for (const auto& [id, s] : state.services) services += s.namespace_id == ns.id;
   json::object props;
@@ -501,8 +504,7 @@ json::object RegistryApi::createNamespace(Namespace ns, Context& ctx) {
       if (op.type != "CREATE_NAMESPACE" || op.creator_request_id != ns.creator_request_id) continue;
       auto target = op.targets.find("NAMESPACE");
       auto existing = target == op.targets.end() ? state_.namespaces.end() : state_.namespaces.find(target->second);
-      if (existing != state_.namespaces.end() && existing->second.name == ns.name &&
-          existing->second.type == ns.type) {
+      if (existing != state_.namespaces.end() && existing->second.name == ns.name && existing->second.type == ns.type) {
         return {{"OperationId", op.id}};
       }
       fail("DuplicateRequest", "CreatorRequestId " + ns.creator_request_id + " was used for another request",
@@ -561,16 +563,18 @@ json::object RegistryApi::listNamespaces(const json::object& in) {
   auto fs = filters(in, {"TYPE", "NAME", "HTTP_NAME", "RESOURCE_OWNER"});
   std::vector<const Namespace*> sorted;
   for (const auto& [id, ns] : state_.namespaces) sorted.push_back(&ns);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
-    return std::tie(a->create_date, a->id) < std::tie(b->create_date, b->id);
-  });
+  std::sort(sorted.begin(), sorted.end(),
+            [](auto* a, auto* b) { return std::tie(a->create_date, a->id) < std::tie(b->create_date, b->id); });
   std::vector<json::object> items;
   for (const auto* ns : sorted) {
     bool ok = true;
     for (const auto& f : fs) {
-      if (f.name == "TYPE") ok &= filterMatches(f, ns->type);
-      else if (f.name == "RESOURCE_OWNER") ok &= filterMatches(f, "SELF");
-      else ok &= filterMatches(f, ns->name);
+      if (f.name == "TYPE")
+        ok &= filterMatches(f, ns->type);
+      else if (f.name == "RESOURCE_OWNER")
+        ok &= filterMatches(f, "SELF");
+      else
+        ok &= filterMatches(f, ns->name);
     }
     if (ok) items.push_back(namespaceSummary(*ns, state_, options_.account, false));
   }
@@ -599,7 +603,8 @@ json::object RegistryApi::createService(const json::object& in, Context& ctx) {
   }
   if (s.health_check_config) {
     auto type = reqString(*s.health_check_config, "Type");
-    if (type != "HTTP" && type != "HTTPS" && type != "TCP") invalid("HealthCheckConfig.Type must be HTTP, HTTPS or TCP");
+    if (type != "HTTP" && type != "HTTPS" && type != "TCP")
+      invalid("HealthCheckConfig.Type must be HTTP, HTTPS or TCP");
   }
   if (s.health_check_custom_config) optInt(*s.health_check_custom_config, "FailureThreshold", 1, 10);
   auto ns_id = optString(in, "NamespaceId", 255).value_or("");
@@ -612,9 +617,12 @@ json::object RegistryApi::createService(const json::object& in, Context& ctx) {
   s.namespace_id = ns.id;
   auto type = optString(in, "Type");
   if (type && *type != "HTTP") invalid("Type must be HTTP");
-  if (type) s.type = "HTTP";
-  else if (ns.type == "HTTP") s.type = "HTTP";
-  else s.type = s.dns_config ? "DNS_HTTP" : "HTTP";
+  if (type)
+    s.type = "HTTP";
+  else if (ns.type == "HTTP")
+    s.type = "HTTP";
+  else
+    s.type = s.dns_config ? "DNS_HTTP" : "HTTP";
   if (ns.type == "HTTP" && s.dns_config) invalid("DnsConfig is not allowed in an HTTP namespace");
 
   for (const auto& [id, existing] : state_.services) {
@@ -650,9 +658,8 @@ json::object RegistryApi::listServices(const json::object& in) {
   auto fs = filters(in, {"NAMESPACE_ID", "RESOURCE_OWNER"});
   std::vector<const Service*> sorted;
   for (const auto& [id, s] : state_.services) sorted.push_back(&s);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
-    return std::tie(a->create_date, a->id) < std::tie(b->create_date, b->id);
-  });
+  std::sort(sorted.begin(), sorted.end(),
+            [](auto* a, auto* b) { return std::tie(a->create_date, a->id) < std::tie(b->create_date, b->id); });
   std::vector<json::object> items;
   for (const auto* s : sorted) {
     bool ok = true;
@@ -694,7 +701,8 @@ json::object RegistryApi::registerInstance(const json::object& in, Context& ctx)
   }
   std::optional<std::string> init_health;
   if (auto h = attributes.find("AWS_INIT_HEALTH_STATUS"); h != attributes.end()) {
-    if (h->second != "HEALTHY" && h->second != "UNHEALTHY") invalid("AWS_INIT_HEALTH_STATUS must be HEALTHY or UNHEALTHY");
+    if (h->second != "HEALTHY" && h->second != "UNHEALTHY")
+      invalid("AWS_INIT_HEALTH_STATUS must be HEALTHY or UNHEALTHY");
     if (!s.health_check_custom_config) invalid("AWS_INIT_HEALTH_STATUS needs a custom health check");
     init_health = h->second;
   }
@@ -716,8 +724,10 @@ json::object RegistryApi::registerInstance(const json::object& in, Context& ctx)
   inst.id = instance_id;
   inst.attributes = std::move(attributes);
   inst.creator_request_id = creator;
-  if (init_health) inst.health = *init_health;
-  else if (is_new) inst.health = "HEALTHY";
+  if (init_health)
+    inst.health = *init_health;
+  else if (is_new)
+    inst.health = "HEALTHY";
   ++s.revision;
   ctx.mutated = true;
   auto op = addOperation("REGISTER_INSTANCE", {{"INSTANCE", instance_id}, {"SERVICE", s.id}}, creator, ctx.now);
@@ -810,9 +820,12 @@ json::object RegistryApi::discoverInstances(const json::object& in, bool revisio
       }
       return out;
     };
-    if (filter == "HEALTHY") selected = with("HEALTHY");
-    else if (filter == "UNHEALTHY") selected = with("UNHEALTHY");
-    else if (auto healthy = with("HEALTHY"); !healthy.empty()) selected = std::move(healthy);
+    if (filter == "HEALTHY")
+      selected = with("HEALTHY");
+    else if (filter == "UNHEALTHY")
+      selected = with("UNHEALTHY");
+    else if (auto healthy = with("HEALTHY"); !healthy.empty())
+      selected = std::move(healthy);
   }
   if (selected.size() > static_cast<size_t>(max_results.value_or(100))) selected.resize(max_results.value_or(100));
 

@@ -35,11 +35,11 @@ struct RegistryResponse {
   std::string error_type;  // "" on success, else the __type (also X-Amzn-ErrorType)
   std::string access_key;  // the verified access key id, when signed
   bool has_session_token = false;
-  bool mutated = false;    // the state changed: persist it
+  bool mutated = false;  // the state changed: persist it
 };
 
 struct RegistryOptions {
-  std::string region = "us-east-1";    // used in ARNs
+  std::string region = "us-east-1";      // used in ARNs
   std::string account = "123456789012";  // used in ARNs and ResourceOwner
   // When set, every request must carry a valid SigV4 signature by this access
   // key (any session token is accepted).
@@ -84,8 +84,8 @@ class RegistryApi {
   Namespace& findNamespaceById(std::string_view id_or_arn);
   Service& findService(std::string_view id_or_arn);
   std::string newId(std::string_view prefix, size_t length);
-  std::string addOperation(std::string type, std::map<std::string, std::string> targets,
-                           std::string creator_request_id, double now);
+  std::string addOperation(std::string type, std::map<std::string, std::string> targets, std::string creator_request_id,
+                           double now);
 
   RegistryOptions options_;
   RegistryState state_;

@@ -29,8 +29,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using asio::use_awaitable;
 using asio::as_tuple;
+using asio::use_awaitable;
 
 namespace {
 
@@ -164,7 +164,9 @@ RegistryServer::RegistryServer(asio::any_io_executor executor, RegistryServerOpt
   impl_ = std::make_shared<Impl>(executor, std::move(options), std::move(state));
 }
 
-RegistryServer::~RegistryServer() { stop(); }
+RegistryServer::~RegistryServer() {
+  stop();
+}
 
 std::string RegistryServer::start() {
   auto endpoint = parseListen(impl_->options.listen);
@@ -185,7 +187,9 @@ void RegistryServer::stop() {
   for (auto* s : impl_->open_streams) s->socket().close(ignored);
 }
 
-const RegistryApi& RegistryServer::api() const { return impl_->api; }
+const RegistryApi& RegistryServer::api() const {
+  return impl_->api;
+}
 
 // ---------------------------------------------------------------- subcommand
 

@@ -45,8 +45,7 @@ const json::object& obj(const json::value& v, std::string_view where) {
   return v.get_object();
 }
 
-std::map<std::string, std::string> strMap(const json::object& o, std::string_view key,
-                                          std::string_view where) {
+std::map<std::string, std::string> strMap(const json::object& o, std::string_view key, std::string_view where) {
   std::map<std::string, std::string> out;
   if (!o.contains(key)) return out;
   for (const auto& [k, v] : obj(o.at(key), where)) {
@@ -66,10 +65,14 @@ std::optional<json::object> optObj(const json::object& o, std::string_view key, 
 json::object toJson(const RegistryState& state) {
   json::array namespaces;
   for (const auto& [id, ns] : state.namespaces) {
-    json::object o{{"Id", ns.id},     {"Arn", ns.arn},
-                   {"Name", ns.name}, {"Type", ns.type},
-                   {"Description", ns.description}, {"CreatorRequestId", ns.creator_request_id},
-                   {"Vpc", ns.vpc},   {"HostedZoneId", ns.hosted_zone_id},
+    json::object o{{"Id", ns.id},
+                   {"Arn", ns.arn},
+                   {"Name", ns.name},
+                   {"Type", ns.type},
+                   {"Description", ns.description},
+                   {"CreatorRequestId", ns.creator_request_id},
+                   {"Vpc", ns.vpc},
+                   {"HostedZoneId", ns.hosted_zone_id},
                    {"CreateDate", ns.create_date}};
     if (ns.soa_ttl) o["SoaTtl"] = *ns.soa_ttl;
     namespaces.push_back(std::move(o));

@@ -131,8 +131,8 @@ TEST(CloudMapSource, MalformedResponsesKeepTheLastKnownSet) {
   EXPECT_GE(h.source->stats().empty_lists, 1u);
   EXPECT_GE(h.source->stats().errors, bad.size());
   // One bad instance among good ones is skipped, the rest served.
-  h.fake.full = instances(inst("a", "10.0.0.1", "80") + "," + inst("x", "10.0.0.9", "0") + "," +
-                              inst("c", "10.0.0.3", "82"), 9);
+  h.fake.full =
+      instances(inst("a", "10.0.0.1", "80") + "," + inst("x", "10.0.0.9", "0") + "," + inst("c", "10.0.0.3", "82"), 9);
   ASSERT_TRUE(h.runUntil([&] { return h.updates.size() == 2; }));
   EXPECT_EQ(h.updates[1].size(), 2u);
   EXPECT_GE(h.source->stats().skipped_instances, 1u);
@@ -219,7 +219,8 @@ TEST(ContainerCredentialsProvider, RefreshesBeforeExpiry) {
 
 TEST(DefaultCredentialsProvider, EnvironmentFirstThenContainerElseNone) {
   asio::io_context io;
-  std::map<std::string, std::string> env{{"AWS_ACCESS_KEY_ID", "AK"}, {"AWS_SECRET_ACCESS_KEY", "SK"},
+  std::map<std::string, std::string> env{{"AWS_ACCESS_KEY_ID", "AK"},
+                                         {"AWS_SECRET_ACCESS_KEY", "SK"},
                                          {"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/c"}};
   aws::EnvLookup lookup = [&](std::string_view n) -> std::optional<std::string> {
     auto it = env.find(std::string(n));
@@ -262,11 +263,18 @@ TEST(CloudMapSourceLoopback, ReadsWhatWasRegisteredSignedWithSigV4) {
   };
   auto op = call("CreateHttpNamespace", R"({"Name":"loop.local"})");
   auto ns = call("GetOperation", R"({"OperationId":")" + std::string(op.at("OperationId").as_string()) + "\"}")
-                .at("Operation").at("Targets").at("NAMESPACE").as_string();
+                .at("Operation")
+                .at("Targets")
+                .at("NAMESPACE")
+                .as_string();
   auto svc = call("CreateService", R"({"Name":"api","NamespaceId":")" + std::string(ns) + "\"}")
-                 .at("Service").at("Id").as_string();
-  call("RegisterInstance", R"({"ServiceId":")" + std::string(svc) +
-                               R"(","InstanceId":"i-1","Attributes":{"AWS_INSTANCE_IPV4":"127.0.0.1","AWS_INSTANCE_PORT":"8080","AVAILABILITY_ZONE":"az1"}})");
+                 .at("Service")
+                 .at("Id")
+                 .as_string();
+  call(
+      "RegisterInstance",
+      R"({"ServiceId":")" + std::string(svc) +
+          R"(","InstanceId":"i-1","Attributes":{"AWS_INSTANCE_IPV4":"127.0.0.1","AWS_INSTANCE_PORT":"8080","AVAILABILITY_ZONE":"az1"}})");
 
   std::vector<std::vector<aws::Endpoint>> updates;
   std::vector<CloudMapSourceError> errors;
@@ -276,8 +284,9 @@ TEST(CloudMapSourceLoopback, ReadsWhatWasRegisteredSignedWithSigV4) {
   cfg.service_name = "api";
   cfg.poll_interval = 10ms;
   auto creds = std::make_shared<StaticCredentialsProvider>(*options.api.credentials);
-  CloudMapSource source(io.get_executor(), cfg, creds, [&](const auto& e) { updates.push_back(e); },
-                        [&](const CloudMapSourceError& e) { errors.push_back(e); });
+  CloudMapSource source(
+      io.get_executor(), cfg, creds, [&](const auto& e) { updates.push_back(e); },
+      [&](const CloudMapSourceError& e) { errors.push_back(e); });
   source.start();
   auto deadline = std::chrono::steady_clock::now() + 5s;
   while (updates.empty() && std::chrono::steady_clock::now() < deadline) io.run_for(10ms);
@@ -291,11 +300,12 @@ TEST(CloudMapSourceLoopback, ReadsWhatWasRegisteredSignedWithSigV4) {
   auto bad = std::make_shared<StaticCredentialsProvider>(
       aws::Credentials{"AKIDLOOP", "wrong", "", std::nullopt, std::nullopt});
   size_t bad_errors = 0;
-  CloudMapSource wrong(io.get_executor(), cfg, bad, [&](const auto&) { FAIL() << "no update expected"; },
-                       [&](const CloudMapSourceError& e) {
-                         EXPECT_EQ(e.http_status, 403u);
-                         ++bad_errors;
-                       });
+  CloudMapSource wrong(
+      io.get_executor(), cfg, bad, [&](const auto&) { FAIL() << "no update expected"; },
+      [&](const CloudMapSourceError& e) {
+        EXPECT_EQ(e.http_status, 403u);
+        ++bad_errors;
+      });
   wrong.start();
   deadline = std::chrono::steady_clock::now() + 5s;
   while (bad_errors < 2 && std::chrono::steady_clock::now() < deadline) io.run_for(10ms);

@@ -50,13 +50,16 @@ class RegistryApiTest : public ::testing::Test {
     auto op = call(a, "GetOperation", {{"OperationId", created.body.at("OperationId")}});
     EXPECT_EQ(op.body.at("Operation").at("Status"), "SUCCESS");
     auto ns_id = op.body.at("Operation").at("Targets").at("NAMESPACE").as_string();
-    auto svc = call(a, "CreateService", {{"Name", "web"}, {"NamespaceId", ns_id}, {"HealthCheckCustomConfig", json::object{}}});
+    auto svc = call(a, "CreateService",
+                    {{"Name", "web"}, {"NamespaceId", ns_id}, {"HealthCheckCustomConfig", json::object{}}});
     EXPECT_EQ(svc.status, 200u);
     return std::string(svc.body.at("Service").at("Id").as_string());
   }
   void registerInstance(RegistryApi& a, const std::string& svc, std::string id, std::string ip, std::string port) {
-    auto r = call(a, "RegisterInstance", {{"ServiceId", svc}, {"InstanceId", id},
-                                          {"Attributes", {{"AWS_INSTANCE_IPV4", ip}, {"AWS_INSTANCE_PORT", port}}}});
+    auto r = call(a, "RegisterInstance",
+                  {{"ServiceId", svc},
+                   {"InstanceId", id},
+                   {"Attributes", {{"AWS_INSTANCE_IPV4", ip}, {"AWS_INSTANCE_PORT", port}}}});
     ASSERT_EQ(r.status, 200u) << json::serialize(r.body);
   }
   std::vector<std::string> discover(RegistryApi& a, json::object extra = {}) {
@@ -70,7 +73,8 @@ class RegistryApiTest : public ::testing::Test {
   }
   int64_t revision(RegistryApi& a) {
     return call(a, "DiscoverInstancesRevision", {{"NamespaceName", "ns.local"}, {"ServiceName", "web"}})
-        .body.at("InstancesRevision").as_int64();
+        .body.at("InstancesRevision")
+        .as_int64();
   }
 };
 
@@ -91,17 +95,24 @@ TEST_F(RegistryApiTest, NamespaceCreationIsAnOperationWithTheNamespaceAsTarget) 
 
 TEST_F(RegistryApiTest, PrivateDnsNamespaceNeedsVpc) {
   EXPECT_EQ(call("CreatePrivateDnsNamespace", {{"Name", "p.local"}}).type, "InvalidInput");
-  auto ok = call("CreatePrivateDnsNamespace", {{"Name", "p.local"}, {"Vpc", "vpc-1"},
-                 {"Properties", {{"DnsProperties", {{"SOA", {{"TTL", 60}}}}}}}});
+  auto ok =
+      call("CreatePrivateDnsNamespace",
+           {{"Name", "p.local"}, {"Vpc", "vpc-1"}, {"Properties", {{"DnsProperties", {{"SOA", {{"TTL", 60}}}}}}}});
   ASSERT_EQ(ok.status, 200u);
-  auto list = call("ListNamespaces", {{"Filters", json::array{json::object{{"Name", "TYPE"}, {"Values", {"DNS_PRIVATE"}}}}}});
+  auto list =
+      call("ListNamespaces", {{"Filters", json::array{json::object{{"Name", "TYPE"}, {"Values", {"DNS_PRIVATE"}}}}}});
   ASSERT_EQ(list.body.at("Namespaces").as_array().size(), 1u);
   EXPECT_EQ(list.body.at("Namespaces").at(0).at("Properties").at("DnsProperties").at("SOA").at("TTL"), 60);
 }
 
 TEST_F(RegistryApiTest, ErrorsCarryTypeStatusAndMessage) {
   auto svc = setup(api);
-  struct Case { std::string op; json::object body; unsigned status; std::string type; };
+  struct Case {
+    std::string op;
+    json::object body;
+    unsigned status;
+    std::string type;
+  };
   std::vector<Case> cases = {
       {"DiscoverInstances", {{"NamespaceName", "x"}, {"ServiceName", "web"}}, 404, "NamespaceNotFound"},
       {"DiscoverInstances", {{"NamespaceName", "ns.local"}, {"ServiceName", "x"}}, 404, "ServiceNotFound"},
@@ -110,11 +121,23 @@ TEST_F(RegistryApiTest, ErrorsCarryTypeStatusAndMessage) {
       {"GetOperation", {{"OperationId", "x"}}, 404, "OperationNotFound"},
       {"CreateHttpNamespace", {{"Name", "ns.local"}}, 409, "NamespaceAlreadyExists"},
       {"DiscoverInstances", {{"NamespaceName", 5}, {"ServiceName", "web"}}, 400, "InvalidInput"},
-      {"DiscoverInstances", {{"NamespaceName", "ns.local"}, {"ServiceName", "web"}, {"MaxResults", 0}}, 400, "InvalidInput"},
+      {"DiscoverInstances",
+       {{"NamespaceName", "ns.local"}, {"ServiceName", "web"}, {"MaxResults", 0}},
+       400,
+       "InvalidInput"},
       {"RegisterInstance", {{"ServiceId", svc}, {"InstanceId", "i-1"}}, 400, "InvalidInput"},
-      {"RegisterInstance", {{"ServiceId", svc}, {"InstanceId", "bad id"}, {"Attributes", json::object{}}}, 400, "InvalidInput"},
-      {"RegisterInstance", {{"ServiceId", svc}, {"InstanceId", "i-1"}, {"Attributes", {{"AWS_INSTANCE_IPV4", "1.2.3"}}}}, 400, "InvalidInput"},
-      {"UpdateInstanceCustomHealthStatus", {{"ServiceId", svc}, {"InstanceId", "i-x"}, {"Status", "SICK"}}, 400, "InvalidInput"},
+      {"RegisterInstance",
+       {{"ServiceId", svc}, {"InstanceId", "bad id"}, {"Attributes", json::object{}}},
+       400,
+       "InvalidInput"},
+      {"RegisterInstance",
+       {{"ServiceId", svc}, {"InstanceId", "i-1"}, {"Attributes", {{"AWS_INSTANCE_IPV4", "1.2.3"}}}},
+       400,
+       "InvalidInput"},
+      {"UpdateInstanceCustomHealthStatus",
+       {{"ServiceId", svc}, {"InstanceId", "i-x"}, {"Status", "SICK"}},
+       400,
+       "InvalidInput"},
   };
   for (const auto& c : cases) {
     auto r = call(c.op, c.body);
@@ -152,7 +175,8 @@ TEST_F(RegistryApiTest, RevisionMovesOnRegisterAndDeregisterOnly) {
   registerInstance(api, svc, "i-1", "10.0.0.1", "80");
   registerInstance(api, svc, "i-2", "10.0.0.2", "80");
   EXPECT_EQ(revision(api), r0 + 2);
-  auto upd = call("UpdateInstanceCustomHealthStatus", {{"ServiceId", svc}, {"InstanceId", "i-1"}, {"Status", "UNHEALTHY"}});
+  auto upd =
+      call("UpdateInstanceCustomHealthStatus", {{"ServiceId", svc}, {"InstanceId", "i-1"}, {"Status", "UNHEALTHY"}});
   EXPECT_EQ(upd.status, 200u);
   EXPECT_EQ(revision(api), r0 + 2);
   EXPECT_EQ(call("DeregisterInstance", {{"ServiceId", svc}, {"InstanceId", "i-2"}}).status, 200u);
@@ -187,17 +211,25 @@ TEST_F(RegistryApiTest, CustomHealthNeedsACustomHealthCheck) {
   auto op = call("GetOperation", {{"OperationId", created.body.at("OperationId")}});
   auto ns_id = op.body.at("Operation").at("Targets").at("NAMESPACE");
   auto svc = call("CreateService", {{"Name", "s"}, {"NamespaceId", ns_id}}).body.at("Service").at("Id");
-  call("RegisterInstance", {{"ServiceId", svc}, {"InstanceId", "i-1"}, {"Attributes", {{"AWS_INSTANCE_IPV4", "10.0.0.1"}}}});
-  auto r = call("UpdateInstanceCustomHealthStatus", {{"ServiceId", svc}, {"InstanceId", "i-1"}, {"Status", "UNHEALTHY"}});
+  call("RegisterInstance",
+       {{"ServiceId", svc}, {"InstanceId", "i-1"}, {"Attributes", {{"AWS_INSTANCE_IPV4", "10.0.0.1"}}}});
+  auto r =
+      call("UpdateInstanceCustomHealthStatus", {{"ServiceId", svc}, {"InstanceId", "i-1"}, {"Status", "UNHEALTHY"}});
   EXPECT_EQ(r.type, "CustomHealthNotFound");
 }
 
 TEST_F(RegistryApiTest, QueryAndOptionalParametersAndAttributesAsGiven) {
   auto svc = setup(api);
-  call("RegisterInstance", {{"ServiceId", svc}, {"InstanceId", "a"},
-                            {"Attributes", {{"AWS_INSTANCE_IPV4", "10.0.0.1"}, {"AWS_INSTANCE_PORT", "80"}, {"version", "v1"}, {"zone", "a"}}}});
-  call("RegisterInstance", {{"ServiceId", svc}, {"InstanceId", "b"},
-                            {"Attributes", {{"AWS_INSTANCE_IPV4", "10.0.0.2"}, {"AWS_INSTANCE_PORT", "80"}, {"version", "v2"}, {"zone", "b"}}}});
+  call("RegisterInstance",
+       {{"ServiceId", svc},
+        {"InstanceId", "a"},
+        {"Attributes",
+         {{"AWS_INSTANCE_IPV4", "10.0.0.1"}, {"AWS_INSTANCE_PORT", "80"}, {"version", "v1"}, {"zone", "a"}}}});
+  call("RegisterInstance",
+       {{"ServiceId", svc},
+        {"InstanceId", "b"},
+        {"Attributes",
+         {{"AWS_INSTANCE_IPV4", "10.0.0.2"}, {"AWS_INSTANCE_PORT", "80"}, {"version", "v2"}, {"zone", "b"}}}});
   EXPECT_EQ(discover(api, {{"QueryParameters", {{"version", "v2"}}}}), (std::vector<std::string>{"b"}));
   EXPECT_EQ(discover(api, {{"OptionalParameters", {{"zone", "a"}}}}), (std::vector<std::string>{"a"}));
   EXPECT_EQ(discover(api, {{"OptionalParameters", {{"zone", "c"}}}}), (std::vector<std::string>{"a", "b"}));
@@ -228,7 +260,8 @@ TEST_F(RegistryApiTest, ResourceInUseAndListings) {
   EXPECT_EQ(call("DeleteService", {{"Id", svc}}).type, "ResourceInUse");
   EXPECT_EQ(call("DeleteService", {{"Id", svc}}).status, 409u);
   EXPECT_EQ(call("DeleteNamespace", {{"Id", ns_id}}).type, "ResourceInUse");
-  auto list = call("ListServices", {{"Filters", json::array{json::object{{"Name", "NAMESPACE_ID"}, {"Values", json::array{ns_id}}}}}});
+  auto list = call("ListServices",
+                   {{"Filters", json::array{json::object{{"Name", "NAMESPACE_ID"}, {"Values", json::array{ns_id}}}}}});
   ASSERT_EQ(list.body.at("Services").as_array().size(), 1u);
   EXPECT_EQ(list.body.at("Services").at(0).at("InstanceCount"), 1);
   // The ARN works wherever an id does.
