@@ -72,7 +72,9 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
       malformed_(family<prometheus::Counter>(r, "hawser_malformed_requests_total",
                                              "Client requests rejected as malformed, by reason.")),
       rejected_(family<prometheus::Counter>(r, "hawser_local_replies_total",
-                                            "Responses hawser generated itself, by x-hawser-reason.")) {}
+                                            "Responses hawser generated itself, by x-hawser-reason.")),
+      tls_errors_(family<prometheus::Counter>(r, "hawser_tls_handshake_errors_total",
+                                              "TLS handshakes that failed, by reason.")) {}
 
 RequestStats& WorkerMetrics::requestStats(std::string_view direction, std::string_view service, std::string_view peer) {
   std::string key;
@@ -100,6 +102,11 @@ prometheus::Counter& WorkerMetrics::malformed(std::string_view reason) {
   return cachedCounter(malformed_by_reason_, malformed_, reason);
 }
 
+prometheus::Counter& WorkerMetrics::tlsHandshakeError(std::string_view reason) {
+  std::lock_guard lock(mutex_);
+  return cachedCounter(tls_errors_by_reason_, tls_errors_, reason);
+}
+
 prometheus::Counter& WorkerMetrics::rejected(std::string_view reason) {
   std::lock_guard lock(mutex_);
   return cachedCounter(rejected_by_reason_, rejected_, reason);
@@ -113,7 +120,15 @@ MainMetrics::MainMetrics(prometheus::Registry& r)
       endpoints(family<prometheus::Gauge>(r, "hawser_endpoints", "Endpoints known per service, by state.")),
       discovery_errors(family<prometheus::Counter>(r, "hawser_discovery_errors_total",
                                                    "Discovery refreshes that failed (last known set kept).")
-                           .Add({})) {}
+                           .Add({})),
+      tls_reloads_success(family<prometheus::Counter>(r, "hawser_tls_reloads_total",
+                                                      "Reloads of certificate material.")
+                              .Add({{"result", "success"}})),
+      tls_reloads_failure(family<prometheus::Counter>(r, "hawser_tls_reloads_total",
+                                                      "Reloads of certificate material.")
+                              .Add({{"result", "failure"}})),
+      cert_expiry(family<prometheus::Gauge>(r, "hawser_cert_expiry_timestamp_seconds",
+                                            "notAfter of the certificates in use (unix seconds).")) {}
 
 Metrics::Metrics(unsigned workers) : registries_{std::make_shared<prometheus::Registry>()}, main_(*registries_[0]) {
   for (unsigned i = 0; i < workers; ++i) {

@@ -38,6 +38,7 @@ class WorkerMetrics {
   RequestStats& requestStats(std::string_view direction, std::string_view service, std::string_view peer);
   prometheus::Counter& malformed(std::string_view reason);
   prometheus::Counter& rejected(std::string_view reason);
+  prometheus::Counter& tlsHandshakeError(std::string_view reason);
 
   prometheus::Gauge& downstream_active;
   prometheus::Gauge& upstream_active;
@@ -49,6 +50,8 @@ class WorkerMetrics {
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Counter>& malformed_;
   prometheus::Family<prometheus::Counter>& rejected_;
+  prometheus::Family<prometheus::Counter>& tls_errors_;
+  std::unordered_map<std::string, prometheus::Counter*> tls_errors_by_reason_;
   std::mutex mutex_;  // guards the caches below (config time only)
   std::unordered_map<std::string, std::unique_ptr<RequestStats>> stats_;
   std::unordered_map<std::string, prometheus::Counter*> malformed_by_reason_;
@@ -63,6 +66,9 @@ class MainMetrics {
   prometheus::Counter& reloads_failure;
   prometheus::Family<prometheus::Gauge>& endpoints;  // {service,state}
   prometheus::Counter& discovery_errors;
+  prometheus::Counter& tls_reloads_success;
+  prometheus::Counter& tls_reloads_failure;
+  prometheus::Family<prometheus::Gauge>& cert_expiry;  // {cert}
 };
 
 class Metrics {
