@@ -763,3 +763,286 @@ class LoadLoop:
                 self._stop.wait(self.pause)
         if conn is not None:
             conn.close()
+
+
+# --------------------------------------------------------------------------------------
+# mutual TLS: certificates made by `hawser certs`, TLS config blocks, Python TLS peers
+
+class Certs:
+    """Temporary certificates under `root`, all made by `hawser certs`.
+
+        c = Certs(tmpdir)                       # creates CA "ca" (root/ca/ca.pem, ca-key.pem)
+        cert, key = c.issue("caller", "spiffe://demo/caller")
+        c.ca("rogue"); c.issue("mallory", "spiffe://demo/caller", ca="rogue")
+        c.revoke("ca", [cert], out="crl.pem")  # -> CRL path (an empty list: an empty CRL)
+    """
+
+    def __init__(self, root, ca_name="ca"):
+        self.root = root
+        os.makedirs(root, exist_ok=True)
+        self.default_ca = ca_name
+        self.ca(ca_name)
+
+    def _run(self, args):
+        rc, out, err = run_cmd([hawser_bin(), "certs"] + args, timeout=30)
+        if rc != 0:
+            raise AssertionError("hawser certs %s -> rc %d\nstdout: %s\nstderr: %s" % (
+                " ".join(args), rc, out, err))
+        return out
+
+    def ca_dir(self, name=None):
+        return os.path.join(self.root, name or self.default_ca)
+
+    def ca_pem(self, name=None):
+        return os.path.join(self.ca_dir(name), "ca.pem")
+
+    def ca(self, name, cn=None, days=None):
+        args = ["ca", "--out", self.ca_dir(name)]
+        if cn:
+            args += ["--name", cn]
+        if days is not None:
+            args += ["--days", str(days)]
+        self._run(args)
+        return self.ca_pem(name)
+
+    def issue(self, name, spiffe=None, dns=(), ca=None, expired=False, days=None,
+              not_before_days=None, out=None, ip=()):
+        """Issue NAME.pem (leaf + chain) and NAME-key.pem into `out` (default root/certs).
+        Returns (cert_path, key_path)."""
+        out = out or os.path.join(self.root, "certs")
+        args = ["issue", "--ca", self.ca_dir(ca), "--out", out, "--name", name]
+        for s in ([spiffe] if isinstance(spiffe, str) else (spiffe or [])):
+            args += ["--spiffe", s]
+        for d in dns:
+            args += ["--dns", d]
+        for a in ip:
+            args += ["--ip", a]
+        if expired:
+            args += ["--expired"]
+        if days is not None:
+            args += ["--days", str(days)]
+        if not_before_days is not None:
+            args += ["--not-before-days", str(not_before_days)]
+        self._run(args)
+        return os.path.join(out, name + ".pem"), os.path.join(out, name + "-key.pem")
+
+    def revoke(self, ca=None, certs=(), out=None):
+        """Write a CRL signed by `ca` revoking `certs` (paths). Returns the CRL path."""
+        out = out or os.path.join(self.root, "crl.pem")
+        args = ["revoke", "--ca", self.ca_dir(ca), "--out", out]
+        if certs:
+            args += ["--serial-from"] + list(certs)
+        self._run(args)
+        return out
+
+
+def make_certs(tmpdir, namespace="demo", services=("caller", "responder"), ca_name="ca"):
+    """A CA plus one workload certificate per service (spiffe://NS/SERVICE) under tmpdir.
+    Returns (Certs, {service: (cert, key)})."""
+    c = Certs(tmpdir, ca_name=ca_name)
+    issued = {s: c.issue(s, "spiffe://%s/%s" % (namespace, s)) for s in services}
+    return c, issued
+
+
+def tls_block(cert, key, ca, crl=None, min_version=None, reload=True):
+    """The top-level `tls` config block."""
+    t = {"cert": cert, "key": key, "ca": ca}
+    if crl:
+        t["crl"] = crl
+    if min_version:
+        t["min_version"] = min_version
+    t["reload"] = reload
+    return t
+
+
+def install_file(src, dst):
+    """Atomically replace dst with a copy of src (what a secrets agent does on rotation)."""
+    tmp = "%s.tmp-%d" % (dst, os.getpid())
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def client_ssl_context(ca=None, cert=None, key=None, verify=True, minimum=None, maximum=None):
+    """A Python TLS client context: trusts `ca`, presents cert/key if given. hawser peers are
+    identified by URI SANs, so hostname checking is off; chain verification stays on."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    if verify and ca:
+        ctx.load_verify_locations(ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+def tls_connect(addr, ctx, timeout=5.0):
+    """Open a TLS connection (handshake done). Raises ssl.SSLError / OSError on failure."""
+    raw = socket.create_connection(tuple(addr), timeout=timeout)
+    try:
+        s = ctx.wrap_socket(raw, server_hostname=None)
+    except BaseException:
+        raw.close()
+        raise
+    return s
+
+
+def tls_request(addr, ctx, method="GET", path="/", headers=None, body=None, timeout=10.0):
+    """One HTTP/1.1 request over a fresh TLS connection.  Returns (status, headers_lower, body).
+    Raises on a failed handshake or a connection closed without a response."""
+    import ssl  # noqa: F401
+    conn = http.client.HTTPSConnection(addr[0], addr[1], timeout=timeout, context=ctx)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        return r.status, response_headers(r), data
+    finally:
+        conn.close()
+
+
+def tls_handshake_outcome(addr, ctx, timeout=5.0):
+    """Try a handshake and one request; 'ok:<status>' or the error (e.g. 'SSLError(...)').
+    With TLS 1.3 a server's rejection of the client certificate arrives after the client's
+    handshake completed, so a request is sent to surface it."""
+    try:
+        st, _h, _b = tls_request(addr, ctx, "GET", "/handshake-probe", headers={"Host": "probe"},
+                                 timeout=timeout)
+        return "ok:%d" % st
+    except Exception as e:  # noqa: BLE001
+        return "error:%r" % (e,)
+
+
+class TlsSink:
+    """A TLS server that completes handshakes with `cert`/`key` (optionally requiring a client
+    certificate from `ca`) and records every application byte it receives; it answers any
+    request with 200 so a proxy that wrongly trusted it would see success.
+
+    Used as the man in the middle: `handshakes` counts completed server-side handshakes,
+    `received` holds the bytes of each connection, `errors` handshake failures."""
+
+    def __init__(self, cert, key, ca=None, name="sink"):
+        import ssl
+        self.name = name
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        if ca:
+            self.ctx.load_verify_locations(ca)
+            self.ctx.verify_mode = ssl.CERT_OPTIONAL
+        self.ctx.set_alpn_protocols(["http/1.1"])
+        self._lock = threading.Lock()
+        self.connections = 0
+        self.handshakes = 0
+        self.errors = []
+        self.received = []
+        self._stop = threading.Event()
+        self._socks = set()
+        self._lsock = None
+        self._thread = None
+        self.port = None
+
+    @property
+    def address(self):
+        return "%s:%d" % (LOOPBACK, self.port)
+
+    def start(self):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((LOOPBACK, 0))
+        s.listen(256)
+        s.settimeout(0.2)
+        self._lsock = s
+        self.port = s.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept, daemon=True, name="tls-sink-%s" % self.name)
+        self._thread.start()
+        return self
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                c, _ = self._lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            with self._lock:
+                self.connections += 1
+                self._socks.add(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, raw):
+        import ssl
+        idx = None
+        try:
+            raw.settimeout(5)
+            try:
+                s = self.ctx.wrap_socket(raw, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                with self._lock:
+                    self.errors.append(repr(e))
+                return
+            with self._lock:
+                self.handshakes += 1
+                self.received.append(b"")
+                idx = len(self.received) - 1
+            s.settimeout(5)
+            buf = b""
+            while not self._stop.is_set():
+                try:
+                    data = s.recv(65536)
+                except socket.timeout:
+                    continue
+                except (ssl.SSLError, OSError):
+                    break
+                if not data:
+                    break
+                buf += data
+                with self._lock:
+                    self.received[idx] += data
+                if b"\r\n\r\n" in buf:
+                    s.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-fake-instance: %s\r\n\r\nsink!"
+                              % self.name.encode())
+                    buf = b""
+        finally:
+            with self._lock:
+                self._socks.discard(raw)
+            try:
+                raw.close()
+            except OSError:
+                pass
+
+    def bytes_received(self):
+        with self._lock:
+            return sum(len(b) for b in self.received)
+
+    def stop(self):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(5)
+        if self._lsock:
+            try:
+                self._lsock.close()
+            except OSError:
+                pass
+        with self._lock:
+            socks = list(self._socks)
+        for c in socks:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+def rss_kib(pid):
+    """VmRSS of a process in KiB (from /proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
