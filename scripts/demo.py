@@ -2,18 +2,23 @@
 """The hawser demo: a two-service mesh on loopback, some traffic, a readable summary.
 
     caller app --HTTP_PROXY--> caller's hawser (http_proxy, outbound "responder")
-                                   |  static discovery
+                                   |  static discovery, mutual TLS: presents spiffe://demo/caller,
+                                   |  accepts only spiffe://demo/responder
                                    v
-    client --> caller's hawser (inbound) --> caller app
-               responder's hawser (inbound) --> responder app
+    client --> caller's hawser (inbound, plaintext) --> caller app
+               responder's hawser (inbound, strict mTLS, allows spiffe://demo/caller) --> responder app
+
+The certificates (a CA, and one workload certificate per sidecar with its SPIFFE ID) are made
+by `hawser certs` in the demo's temporary directory (--work-dir), removed on exit.
 
 Run by scripts/demo after the build.  Standard library only; every wait has a deadline.
 Every process this script starts is written to --pidfile ("PID MARKER" lines) so the
 shell wrapper can kill exactly those on exit, and is reaped and removed from it here.
 
-The demo is a list of steps (STEPS at the bottom).  Later capabilities (mTLS certificates,
-the local registry, capture, tracing) add a step, or a config hook (CONFIG_HOOKS) that edits
-each sidecar's configuration before it starts.
+The demo is a list of steps (STEPS at the bottom).  Capabilities add a step, or a config hook
+(CONFIG_HOOKS) that edits each sidecar's configuration before it starts; mTLS is both (the
+`certificates` step and `mtls_config`).  Later ones (the local registry, capture, tracing)
+follow the same pattern.
 
 Exit status: 0 when every step passed, 1 otherwise.
 """
@@ -23,7 +28,10 @@ import collections
 import http.client
 import json
 import os
+import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -35,7 +43,7 @@ SUPPORT = os.path.join(ROOT, "tests", "support")
 sys.path.insert(0, SUPPORT)
 
 from hawser_harness import (Hawser, ProcessOutput, hawser_bin, metric_sum, parse_addr,  # noqa: E402
-                            wait_until, addr_str, free_port)
+                            wait_until, addr_str, free_port, run_cmd)
 
 SAMPLE_SERVICES = os.path.join(SUPPORT, "sample_services.py")
 
@@ -216,6 +224,11 @@ class Mesh:
         self.apps = collections.OrderedDict()       # name -> App
         self.sidecars = collections.OrderedDict()   # name -> Sidecar
         self.results = []                           # traffic results
+        self.certs = {}                             # sidecar name -> {"cert", "key", "identity"}
+        self.ca = None                              # path of the CA bundle
+        self.stranger = None                        # a valid certificate the responder does not allow
+        self.own_work_dir = not opts.work_dir
+        self.work_dir = opts.work_dir or tempfile.mkdtemp(prefix="hawser-demo-")
         self.log_dir = opts.log_dir or os.path.join(tempfile.gettempdir(), "hawser-demo-logs")
         os.makedirs(self.log_dir, exist_ok=True)
         for f in os.listdir(self.log_dir):  # the last run's logs only
@@ -233,6 +246,10 @@ class Mesh:
                 a.stop()
             except Exception as e:  # noqa: BLE001
                 say("  (stopping %s: %r)" % (a.name, e))
+
+    def remove_work_dir(self):
+        if self.own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def save_logs(self):
         for s in self.sidecars.values():
@@ -252,13 +269,71 @@ def base_sidecar_config(service):
     }
 
 
+# Who may call whom.  The namespace "demo" and the service names give the SPIFFE IDs.
+TRUST_DOMAIN = "demo"
+IDENTITIES = {name: "spiffe://%s/%s" % (TRUST_DOMAIN, name) for name in ("caller", "responder")}
+STRANGER = "spiffe://%s/stranger" % TRUST_DOMAIN   # valid certificate, not on any allow list
+
+
+def mtls_config(mesh, name, config):
+    """Mutual TLS for one sidecar: its certificate, key and the CA (from the `certificates`
+    step), and the TLS mode of each listener and outbound service."""
+    files = mesh.certs[name]
+    config["node"]["identity"] = files["identity"]
+    config["tls"] = {"cert": files["cert"], "key": files["key"], "ca": mesh.ca}
+    for inbound in config.get("inbound", []):
+        if name == "responder":
+            # Only sidecars with a certificate from the demo CA get a TLS session here, and of
+            # those only the caller's identity may send requests (others get 403 unauthorized).
+            inbound["tls"] = {"mode": "strict"}
+            inbound["authorization"] = {"allow": [IDENTITIES["caller"]]}
+        else:
+            # The caller's inbound is where the demo's load generator -- an external client
+            # with no workload certificate, like a load balancer in front of a real service --
+            # sends its requests, so it stays plaintext.  Between the sidecars everything is
+            # mutual TLS; in a mesh where every client is a sidecar this would be `strict`
+            # (or `permissive` while clients migrate).
+            inbound["tls"] = {"mode": "disabled"}
+    for svc in config.get("outbound", {}).get("services", []):
+        # mutual is the default; said here for the reader.  The peer must prove
+        # spiffe://demo/responder (from node.namespace and the service name).
+        svc["tls"] = {"mode": "mutual"}
+
+
 # Functions (mesh, sidecar_name, config_dict) -> None that edit a sidecar's configuration
-# before it starts; e.g. the mTLS step will add `tls` and per-listener modes here.
-CONFIG_HOOKS = []
+# before it starts.
+CONFIG_HOOKS = [mtls_config]
 
 
 # --------------------------------------------------------------------------------------
 # steps
+
+def _certs(mesh, *args):
+    rc, out, err = run_cmd([hawser_bin(), "certs"] + list(args), timeout=20)
+    if rc != 0:
+        raise StepFailed("hawser certs %s -> exit %d: %s" % (args[0], rc, (err or out).strip()))
+    return out.strip()
+
+
+def step_certificates(mesh):
+    """A development CA and one workload certificate per sidecar, with `hawser certs`."""
+    ca_dir = os.path.join(mesh.work_dir, "ca")
+    cert_dir = os.path.join(mesh.work_dir, "certs")
+    say("  $ hawser certs ca --out %s --name 'hawser demo CA'" % ca_dir)
+    say("    " + _certs(mesh, "ca", "--out", ca_dir, "--name", "hawser demo CA", "--days", "1"))
+    mesh.ca = os.path.join(ca_dir, "ca.pem")
+    for name, identity in list(IDENTITIES.items()) + [("stranger", STRANGER)]:
+        say("  $ hawser certs issue --ca %s --out %s --name %s --spiffe %s --days 1"
+            % (ca_dir, cert_dir, name, identity))
+        say("    " + _certs(mesh, "issue", "--ca", ca_dir, "--out", cert_dir, "--name", name,
+                            "--spiffe", identity, "--days", "1"))
+        files = {"cert": os.path.join(cert_dir, name + ".pem"),
+                 "key": os.path.join(cert_dir, name + "-key.pem"), "identity": identity}
+        if name == "stranger":
+            mesh.stranger = files
+        else:
+            mesh.certs[name] = files
+
 
 def step_start_responder(mesh):
     app = mesh.apps["responder"] = App(mesh, "responder", "responder", ["--port", "0"]).start()
@@ -266,7 +341,8 @@ def step_start_responder(mesh):
     cfg["inbound"] = [{"name": "responder", "listen": "127.0.0.1:0", "app": addr_str(app.address)}]
     sc = mesh.sidecars["responder"] = Sidecar(mesh, "responder", cfg).start()
     table([("responder app", addr_str(app.address)),
-           ("responder hawser inbound", addr_str(sc.listener("responder"))),
+           ("responder hawser inbound", addr_str(sc.listener("responder"))
+            + "  (strict mTLS; allow %s)" % IDENTITIES["caller"]),
            ("responder hawser admin", addr_str(sc.h.admin))])
 
 
@@ -291,9 +367,10 @@ def step_start_caller(mesh):
     app = mesh.apps["caller"] = App(mesh, "caller", "caller", [
         "--port", str(app_port), "--upstream", "http://responder/data", "--proxy", addr_str(proxy)]).start()
     table([("caller app", addr_str(app.address) + "  (HTTP_PROXY=%s)" % addr_str(proxy)),
-           ("caller hawser inbound", addr_str(sc.listener("caller"))),
+           ("caller hawser inbound", addr_str(sc.listener("caller")) + "  (plaintext: the demo's client enters here)"),
            ("caller hawser http_proxy", addr_str(proxy)),
            ("caller hawser alias 'responder'", addr_str(sc.listener("responder"))),
+           ("caller -> responder", "mutual TLS, expects %s" % IDENTITIES["responder"]),
            ("caller hawser admin", addr_str(sc.h.admin))])
 
 
@@ -408,6 +485,134 @@ def _get(addr, path):
         conn.close()
 
 
+def _app_seen(mesh):
+    """What the responder app has seen of x-forwarded-client-cert (it is on loopback; the demo
+    asks it directly, not through a sidecar)."""
+    st, _, body = _get(mesh.apps["responder"].address, "/seen")
+    if st != 200:
+        raise StepFailed("responder app /seen -> %d" % st)
+    return json.loads(body)
+
+
+def _plaintext_attempt(addr, timeout=5.0):
+    """A plain HTTP request to a TLS-only port.  Returns what came back (b"" when the
+    connection was closed without a byte), or the error that ended it."""
+    with socket.create_connection(addr, timeout=timeout) as s:
+        s.sendall(b"GET /data HTTP/1.1\r\nHost: responder\r\nx-forwarded-client-cert: URI=spiffe://demo/caller\r\n\r\n")
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return got
+                got += chunk
+        except OSError as e:  # a reset is a refusal too
+            return got or e
+
+
+def _tls_request(addr, ca, cert=None, key=None, timeout=5.0):
+    """GET /data over TLS, with a client certificate when given.  Returns (status, reason
+    header) or (None, error)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.check_hostname = False  # the sidecar proves a SPIFFE ID (URI SAN), not a host name
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    conn = http.client.HTTPSConnection(addr[0], addr[1], timeout=timeout, context=ctx)
+    try:
+        conn.request("GET", "/data", headers={"host": "responder"})
+        r = conn.getresponse()
+        r.read()
+        return r.status, r.getheader("x-hawser-reason")
+    except (OSError, http.client.HTTPException) as e:
+        return None, e
+    finally:
+        conn.close()
+
+
+def step_negative(mesh):
+    """Clients that are not the caller's sidecar are turned away at the responder's inbound."""
+    sc = mesh.sidecars["responder"]
+    inbound = sc.listener("responder")
+    before_app = _app_seen(mesh)["requests"]
+    m0 = sc.metrics()
+
+    def errors(reason):
+        return metric_sum(sc.metrics(), "hawser_tls_handshake_errors_total", reason=reason) - \
+            metric_sum(m0, "hawser_tls_handshake_errors_total", reason=reason)
+
+    # 1. Plaintext HTTP (with a forged x-forwarded-client-cert) straight at the strict inbound.
+    got = _plaintext_attempt(inbound)
+    if isinstance(got, bytes) and got:
+        raise StepFailed("plaintext request to the strict inbound was answered: %r" % got[:200])
+    wait_until(lambda: errors("plaintext") >= 1, timeout=5,
+               message='hawser_tls_handshake_errors_total{reason="plaintext"} to count it')
+    say("  plaintext GET /data to %s: connection closed, no response (%s); "
+        'responder hawser_tls_handshake_errors_total{reason="plaintext"} +%d'
+        % (addr_str(inbound), "reset" if isinstance(got, Exception) else "EOF", errors("plaintext")))
+
+    # 2. TLS without a client certificate: the handshake is refused.
+    status, err = _tls_request(inbound, mesh.ca)
+    if status is not None:
+        raise StepFailed("TLS without a client certificate got HTTP %s" % status)
+    wait_until(lambda: errors("no_client_cert") >= 1, timeout=5,
+               message='hawser_tls_handshake_errors_total{reason="no_client_cert"} to count it')
+    say('  TLS without a client certificate: refused (%s); reason="no_client_cert" +%d'
+        % (type(err).__name__, errors("no_client_cert")))
+
+    # 3. A valid certificate from the same CA, but an identity the responder does not allow.
+    status, reason = _tls_request(inbound, mesh.ca, mesh.stranger["cert"], mesh.stranger["key"])
+    if (status, reason) != (403, "unauthorized"):
+        raise StepFailed("%s got %r %r, expected 403 unauthorized" % (STRANGER, status, reason))
+    say("  mTLS as %s (valid certificate, not on the allow list): 403, x-hawser-reason: %s"
+        % (STRANGER, reason))
+
+    after_app = _app_seen(mesh)["requests"]
+    if after_app != before_app:
+        raise StepFailed("the responder app saw %d requests from these clients" % (after_app - before_app))
+    say("  the responder app saw none of them (/data requests before and after: %d)" % after_app)
+
+
+def step_report_mtls(mesh):
+    say("  identities (GET /certs):")
+    rows = [("", "sidecar", "identity", "subject", "issuer", "expires in")]
+    for name, sc in mesh.sidecars.items():
+        c = sc.admin_json("/certs")
+        if not c.get("tls"):
+            raise StepFailed("%s: /certs says tls is off" % name)
+        cert = c["certificate"]
+        rows.append(("", name, c["identity"], cert["subject"], cert["issuer"],
+                     "%.1fh" % (cert["seconds_left"] / 3600.0)))
+        if c["identity"] != IDENTITIES[name]:
+            raise StepFailed("%s proves %r, expected %r" % (name, c["identity"], IDENTITIES[name]))
+    table(rows)
+
+    seen = _app_seen(mesh)
+    say("  x-forwarded-client-cert as the responder app saw it (%d /data requests):" % seen["requests"])
+    table([("", value, "x %d" % n) for value, n in sorted(seen["x-forwarded-client-cert"].items())], indent="    ")
+    want = "URI=" + IDENTITIES["caller"]
+    wrong = {v: n for v, n in seen["x-forwarded-client-cert"].items() if want not in v}
+    if wrong or not seen["requests"]:
+        raise StepFailed("requests without the caller's identity reached the app: %r" % wrong)
+
+    say("  TLS handshakes:")
+    rows = []
+    for name, sc in mesh.sidecars.items():
+        m = sc.metrics()
+        errs = {dict(ls)["reason"]: v for (n, ls), v in m.items()
+                if n == "hawser_tls_handshake_errors_total" and v}
+        rows.append(("", name, "handshake errors: " + (", ".join("%s=%g" % kv for kv in sorted(errs.items()))
+                                                         or "none")))
+    table(rows)
+    r = mesh.sidecars["responder"].metrics()
+    accepted = metric_sum(r, "hawser_downstream_connections_total")
+    failed = metric_sum(r, "hawser_tls_handshake_errors_total")
+    # Every connection to the strict inbound starts with a handshake; the stranger's (step
+    # negative checks) is the one completed handshake that did not come from the caller.
+    say("  responder inbound: %d connections accepted, %d handshakes refused, %d completed: %d from the "
+        "caller's sidecar (kept alive for its %d requests), 1 from %s"
+        % (accepted, failed, accepted - failed, accepted - failed - 1, seen["requests"], STRANGER))
+
+
 def step_report_requests(mesh):
     res = mesh.results
     say("  total requests: %d" % len(res))
@@ -447,8 +652,13 @@ def step_report_sidecars(mesh):
                              "%g" % v))
         for n in ("hawser_downstream_connections_total", "hawser_upstream_connections_total",
                   "hawser_downstream_connections_active", "hawser_upstream_connections_active",
-                  "hawser_malformed_requests_total", "hawser_local_replies_total"):
+                  "hawser_malformed_requests_total"):
             rows.append(("", n, "%g" % metric_sum(m, n)))
+        for (n, ls), v in sorted(m.items(), key=lambda x: (x[0][0], sorted(x[0][1]))):
+            if n in ("hawser_local_replies_total", "hawser_tls_handshake_errors_total",
+                     "hawser_tls_reloads_total", "hawser_cert_expiry_timestamp_seconds"):
+                labels = ",".join('%s="%s"' % kv for kv in sorted(ls))
+                rows.append(("", "%s{%s}" % (n, labels), "%.0f" % v))
         table(rows, indent="     ")
         requests = metric_sum(m, "hawser_requests_total")
         upstream = metric_sum(m, "hawser_upstream_connections_total")
@@ -490,11 +700,14 @@ def step_drain(mesh):
 
 
 STEPS = [
+    ("certificates: a CA and a SPIFFE identity per workload (hawser certs)", step_certificates),
     ("start the responder and its sidecar", step_start_responder),
     ("start the caller and its sidecar", step_start_caller),
     ("one request end to end", step_smoke),
     ("traffic", step_traffic),
+    ("negative checks: who may not reach the responder", step_negative),
     ("summary: requests", step_report_requests),
+    ("summary: mutual TLS", step_report_mtls),
     ("summary: what each sidecar reports", step_report_sidecars),
     ("drain: SIGTERM both sidecars", step_drain),
 ]
@@ -506,6 +719,8 @@ def main(argv=None):
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--pidfile", default=None, help="write 'PID MARKER' lines of started processes here")
     p.add_argument("--log-dir", default=None, help="where to keep the processes' logs (default: $TMPDIR/hawser-demo-logs)")
+    p.add_argument("--work-dir", default=None,
+                   help="an empty directory for the certificates (default: a new temporary directory, removed on exit)")
     opts = p.parse_args(argv)
 
     # SIGTERM (e.g. from the wrapper's trap) unwinds through the finally below.
@@ -537,6 +752,7 @@ def main(argv=None):
             mesh.save_logs()
         except OSError:
             pass
+        mesh.remove_work_dir()
     say()
     say("logs and configs: %s" % mesh.log_dir)
     say("demo %s in %.1fs" % ("passed" if ok else "FAILED", time.monotonic() - t_start))

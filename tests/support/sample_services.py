@@ -4,7 +4,13 @@
 Python standard library only: ThreadingHTTPServer, HTTP/1.1 with keep-alive.
 
 responder  -- stores nothing.
-    GET /data      {"service": NAME, "counter": N, "time": ...}   (N counts /data requests)
+    GET /data      {"service": NAME, "counter": N, "time": ..., "client_cert": XFCC}
+                   (N counts /data requests; XFCC is the x-forwarded-client-cert header the
+                   request arrived with -- the caller's identity as its sidecar's mTLS peer,
+                   e.g. "By=spiffe://demo/responder;URI=spiffe://demo/caller" -- or null)
+    GET /seen      {"requests": N, "x-forwarded-client-cert": {VALUE: COUNT, ...}}
+                   what the app has seen of that header over every /data request
+                   ("(none)" counts requests without it)
     GET /health    {"status": "ok"}
 
 caller     -- stores data in memory and calls the responder through ITS OWN sidecar.
@@ -94,8 +100,12 @@ class ResponderHandler(_Handler):
         if path == "/health":
             self._send_json(200, {"status": "ok"})
         elif path == "/data":
-            n = self.server.next_count()
-            self._send_json(200, {"service": self.server.name, "counter": n, "time": time.time()})
+            xfcc = self.headers.get("x-forwarded-client-cert")
+            n = self.server.record_data(xfcc)
+            self._send_json(200, {"service": self.server.name, "counter": n, "time": time.time(),
+                                  "client_cert": xfcc})
+        elif path == "/seen":
+            self._send_json(200, self.server.seen())
         else:
             self._send_json(404, {"error": "not found", "path": path})
 
@@ -165,6 +175,20 @@ class SampleServer(ThreadingHTTPServer):
 class ResponderServer(SampleServer):
     def __init__(self, addr, name="responder"):
         super().__init__(addr, ResponderHandler, name)
+        self._xfcc = {}
+        self._requests = 0
+
+    def record_data(self, xfcc):
+        """Counts one /data request and the x-forwarded-client-cert it carried; returns N."""
+        with self._lock:
+            key = xfcc if xfcc is not None else "(none)"
+            self._xfcc[key] = self._xfcc.get(key, 0) + 1
+            self._requests += 1
+            return next(self._counter)
+
+    def seen(self):
+        with self._lock:
+            return {"requests": self._requests, "x-forwarded-client-cert": dict(self._xfcc)}
 
 
 class CallerServer(SampleServer):
