@@ -78,3 +78,69 @@ def request(addr, path="/x", headers=None, timeout=10):
     hdrs = {"Host": "responder"}
     hdrs.update(headers or {})
     return hh.http_request(addr, "GET", path, headers=hdrs, timeout=timeout)
+
+
+class LiveCerts:
+    """Certificate files published the way Kubernetes projects secrets: `live` is a symlink
+    to a versioned directory, so a rotation (cert and key together) is one atomic rename.
+
+        live = LiveCerts(tc, certs_obj, "responder", spiffe("responder"))
+        tls = live.tls()                 # paths under live/
+        serial = live.rotate()           # issue a new cert+key, swap, return the new serial
+    """
+
+    def __init__(self, tc, certs, name, identity, ca=None):
+        self.certs = certs
+        self.name = name
+        self.identity = identity
+        self.ca = ca
+        self.dir = tmpdir(tc, "hawser-live-")
+        self.live = os.path.join(self.dir, "live")
+        self.version = 0
+        self.serials = []
+        self.rotate()
+
+    @property
+    def cert(self):
+        return os.path.join(self.live, "cert.pem")
+
+    @property
+    def key(self):
+        return os.path.join(self.live, "key.pem")
+
+    def tls(self, **kw):
+        return hh.tls_block(self.cert, self.key, self.certs.ca_pem(), **kw)
+
+    def publish(self, cert_src, key_src):
+        """Swap in copies of cert_src/key_src atomically.  Returns the version directory."""
+        self.version += 1
+        vdir = os.path.join(self.dir, "v%d" % self.version)
+        os.makedirs(vdir)
+        shutil.copyfile(cert_src, os.path.join(vdir, "cert.pem"))
+        shutil.copyfile(key_src, os.path.join(vdir, "key.pem"))
+        tmp = os.path.join(self.dir, "live.tmp")
+        os.symlink(os.path.basename(vdir), tmp)
+        os.replace(tmp, self.live)
+        return vdir
+
+    def rotate(self, **issue_kw):
+        cert, key = self.certs.issue("%s-r%d" % (self.name, self.version + 1), self.identity,
+                                     ca=self.ca, **issue_kw)
+        self.publish(cert, key)
+        serial = cert_serial(cert)
+        self.serials.append(serial)
+        return serial
+
+
+def cert_serial(path):
+    """Serial of the first certificate in a PEM file, upper-case hex without leading zeros
+    (as /certs shows it)."""
+    rc, out, err = hh.run_cmd(["openssl", "x509", "-in", path, "-noout", "-serial"])
+    if rc != 0:
+        raise AssertionError("openssl x509 %s: %s" % (path, err))
+    return out.strip().split("=", 1)[1].lstrip("0").upper()
+
+
+def peer_serial(sock):
+    """Serial of the certificate the TLS peer presented (verified connections)."""
+    return sock.getpeercert()["serialNumber"].lstrip("0").upper()
