@@ -979,6 +979,7 @@ class TlsSink:
     def _serve(self, raw):
         import ssl
         idx = None
+        s = None
         try:
             raw.settimeout(5)
             try:
@@ -1013,7 +1014,7 @@ class TlsSink:
             with self._lock:
                 self._socks.discard(raw)
             try:
-                raw.close()
+                (s if s is not None else raw).close()
             except OSError:
                 pass
 
