@@ -50,7 +50,7 @@ class ManInTheMiddle(unittest.TestCase):
         line = caller.wait_for_log(
             lambda d: d.get("msg") == "upstream presented an unexpected identity; connection refused",
             timeout=2, message="identity mismatch log line")
-        self.assertIn(cc.spiffe("responder"), str(line.get("expected")))
+        self.assertEqual(line.get("expected"), cc.spiffe("responder"), line)
         self.assertEqual(str(line.get("presented")), cc.spiffe("mallory"))
         self.assertEqual(len(up.requests_for("/secret")), 0)
 
