@@ -9,6 +9,8 @@
 
 #include "dataplane/admin_server.h"
 #include "dataplane/config/config_json.h"
+#include "discovery/cloudmap/cloudmap_source.h"
+#include "discovery/cloudmap/credentials_provider.h"
 #include "telemetry/log.h"
 
 namespace hawser {
@@ -45,7 +47,86 @@ Server::Server(config::Config cfg, ServerOptions options)
 }
 
 Server::~Server() {
+  for (auto& [name, watch] : cloudmap_) watch.source->stop();
   for (auto& w : workers_) w->stop();
+}
+
+bool Server::ready() const {
+  if (state_ != State::live) return false;
+  for (const auto& [name, watch] : cloudmap_) {
+    if (!watch.source->stats().warmed.load()) return false;
+  }
+  return true;
+}
+
+void Server::syncCloudMapSources() {
+  const auto& cfg = *snapshot_->config;
+  std::map<std::string, std::string> wanted;  // service -> key
+  for (const auto& svc : cfg.outbound.services) {
+    if (svc.discovery.kind != config::Discovery::Kind::cloudmap) continue;
+    const auto& g = *cfg.cloudmap;
+    std::string key = g.endpoint + "|" + g.region + "|" + std::to_string(g.poll_interval.count()) + "|" +
+                      std::to_string(g.health_refresh.count()) + "|" + g.health_status + "|" +
+                      svc.discovery.cloudmap_namespace + "|" + svc.discovery.cloudmap_service;
+    for (const auto& [k, v] : svc.discovery.cloudmap_query) key += "|" + k + "=" + v;
+    wanted[svc.name] = key;
+  }
+  for (auto it = cloudmap_.begin(); it != cloudmap_.end();) {
+    auto w = wanted.find(it->first);
+    if (w == wanted.end() || w->second != it->second.key) {
+      it->second.source->stop();
+      it = cloudmap_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& svc : cfg.outbound.services) {
+    if (svc.discovery.kind != config::Discovery::Kind::cloudmap || cloudmap_.count(svc.name)) continue;
+    if (!aws_credentials_made_) {
+      aws_credentials_ = discovery::cloudmap::makeDefaultCredentialsProvider(
+          main_.get_executor(), discovery::cloudmap::processEnvironment(), discovery::cloudmap::fileReader());
+      aws_credentials_made_ = true;
+      if (!aws_credentials_) log::warn("no AWS credentials found: Cloud Map requests are sent unsigned");
+    }
+    const auto& g = *cfg.cloudmap;
+    discovery::cloudmap::CloudMapSourceConfig sc;
+    sc.endpoint = g.endpoint;
+    sc.region = g.region;
+    sc.namespace_name = svc.discovery.cloudmap_namespace;
+    sc.service_name = svc.discovery.cloudmap_service;
+    sc.health_status =
+        discovery::aws::parseHealthStatusFilter(g.health_status).value_or(discovery::aws::HealthStatusFilter::healthy);
+    for (const auto& [k, v] : svc.discovery.cloudmap_query) sc.query_parameters[k] = v;
+    sc.poll_interval = g.poll_interval;
+    sc.health_refresh = g.health_refresh;
+    const std::string name = svc.name;
+    auto source = std::make_unique<discovery::cloudmap::CloudMapSource>(
+        main_.get_executor(), sc, aws_credentials_,
+        [this, name](const std::vector<discovery::aws::Endpoint>& endpoints) {
+          std::vector<discovery::EndpointSpec> specs;
+          for (const auto& e : endpoints) specs.push_back({e.host, e.port, e.attributes});
+          applyCloudMapUpdate(name, std::move(specs));
+        },
+        [this, name](const discovery::cloudmap::CloudMapSourceError& e) {
+          metrics_.main().discovery_errors.Increment();
+          log::warn("Cloud Map refresh failed; keeping the last endpoints",
+                    {{"service", name}, {"kind", e.kind}, {"error", e.message}});
+        });
+    source->start();
+    cloudmap_[name] = CloudMapWatch{wanted[name], std::move(source)};
+  }
+}
+
+void Server::applyCloudMapUpdate(const std::string& service, std::vector<discovery::EndpointSpec> specs) {
+  auto cluster = snapshot_->service(service);
+  if (!cluster) return;
+  auto set = discovery::mergeEndpoints(cluster->latest().get(), specs);
+  cluster->setLatest(set);
+  for (auto& w : workers_) {
+    asio::post(w->context(), [cluster, set, id = w->id()] { cluster->install(id, set); });
+  }
+  metrics_.main().endpoints.Add({{"service", service}, {"state", "healthy"}}).Set(static_cast<double>(set->size()));
+  log::info("endpoints updated", {{"service", service}, {"count", set->size()}, {"source", "cloudmap"}});
 }
 
 double Server::uptimeSeconds() const {
@@ -98,6 +179,7 @@ void Server::publish(std::shared_ptr<const Snapshot> snap, std::map<std::string,
     else
       ++it;
   }
+  syncCloudMapSources();
   for (const auto& [name, path] : snapshot_->file_sources) {
     if (!file_sources_.count(name)) {
       discovery::FileSource source(path);
@@ -245,6 +327,7 @@ void Server::waitForDrain() {
     log::info("drained; exiting");
     admin_->stop();
     file_timer_.cancel();
+    for (auto& [name, watch] : cloudmap_) watch.source->stop();
     tls_timer_.cancel();
     main_.stop();
     return;

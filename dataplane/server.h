@@ -22,6 +22,10 @@
 namespace hawser {
 
 class AdminServer;
+namespace discovery::cloudmap {
+class CloudMapSource;
+class CredentialsProvider;
+}  // namespace discovery::cloudmap
 
 struct ServerOptions {
   std::string config_path;         // empty: HAWSER_CONFIG / HAWSER_CONFIG_YAML
@@ -40,7 +44,8 @@ class Server {
 
   // --- for the admin server (main thread) ---
   State state() const { return state_; }
-  bool ready() const { return state_ == State::live; }
+  // Live, listeners bound and every Cloud Map source has answered once.
+  bool ready() const;
   double uptimeSeconds() const;
   std::string configDumpJson() const;
   std::string clustersJson() const;
@@ -67,6 +72,8 @@ class Server {
   // (old material kept, failure counted) when the files are not usable.
   bool installTls(const std::optional<config::Tls>& files, std::string& error);
   void watchTlsFiles();
+  void syncCloudMapSources();
+  void applyCloudMapUpdate(const std::string& service, std::vector<discovery::EndpointSpec> specs);
   void startFileDiscovery();
   void pollFiles();
   void waitForDrain();
@@ -86,6 +93,13 @@ class Server {
   boost::asio::steady_timer file_timer_{main_};
   boost::asio::steady_timer drain_timer_{main_};
   std::map<std::string, discovery::FileSource> file_sources_;  // by cluster name
+  struct CloudMapWatch {
+    std::string key;  // what the source was built from; a change rebuilds it
+    std::unique_ptr<discovery::cloudmap::CloudMapSource> source;
+  };
+  std::map<std::string, CloudMapWatch> cloudmap_;  // by service name
+  std::shared_ptr<discovery::cloudmap::CredentialsProvider> aws_credentials_;
+  bool aws_credentials_made_ = false;
   std::shared_ptr<const TlsState> tls_;
   TlsFileStamps tls_stamps_;
   boost::asio::steady_timer tls_timer_{main_};

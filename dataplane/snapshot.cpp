@@ -80,7 +80,7 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
   for (const auto& in : cfg->inbound) {
     auto cluster = makeCluster("inbound|" + in.name, in.timeouts, config::LoadBalancer::round_robin, in.protocol,
                                workers, metrics, "inbound", local_service, nullptr);
-    installEverywhere(*cluster, workers, discovery::mergeEndpoints(nullptr, {{in.app.host, in.app.port}}));
+    installEverywhere(*cluster, workers, discovery::mergeEndpoints(nullptr, std::vector<discovery::EndpointSpec>{{in.app.host, in.app.port, {}}}));
     snap->clusters.push_back(cluster);
     snap->listeners.push_back(
         {in.name, ListenerSpec::Kind::inbound, in.listen, in.protocol, cluster, in.timeouts, in.tls_mode, in.allow});
@@ -103,6 +103,9 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
       if (svc.discovery.kind == config::Discovery::Kind::static_list) {
         installEverywhere(*cluster, workers,
                           discovery::mergeEndpoints(old_set.get(), toPairs(svc.discovery.endpoints)));
+      } else if (svc.discovery.kind == config::Discovery::Kind::cloudmap) {
+        // Filled by the Cloud Map source; a rebuilt cluster starts from the last set.
+        if (old_set) installEverywhere(*cluster, workers, old_set);
       } else {
         discovery::FileSource source(svc.discovery.file);
         discovery::FileParseResult r;

@@ -12,6 +12,26 @@ static std::string makeKey(const std::string& host, uint16_t port) {
 Endpoint::Endpoint(std::string h, uint16_t p, std::map<std::string, std::string> attrs)
     : host(std::move(h)), port(p), key(makeKey(host, p)), attributes(std::move(attrs)) {}
 
+std::shared_ptr<const EndpointSet> mergeEndpoints(const EndpointSet* previous, const std::vector<EndpointSpec>& specs) {
+  std::unordered_map<std::string, EndpointPtr> old;
+  if (previous) {
+    for (const auto& e : *previous) old.emplace(e->key, e);
+  }
+  auto set = std::make_shared<EndpointSet>();
+  std::unordered_map<std::string, bool> seen;
+  for (const auto& s : specs) {
+    auto key = makeKey(s.host, s.port);
+    if (!seen.emplace(key, true).second) continue;
+    auto it = old.find(key);
+    if (it != old.end() && it->second->attributes == s.attributes) {
+      set->push_back(it->second);
+    } else {
+      set->push_back(std::make_shared<Endpoint>(s.host, s.port, s.attributes));
+    }
+  }
+  return set;
+}
+
 std::shared_ptr<const EndpointSet> mergeEndpoints(const EndpointSet* previous,
                                                   std::vector<std::pair<std::string, uint16_t>> addresses) {
   std::unordered_map<std::string, EndpointPtr> old;

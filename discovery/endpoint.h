@@ -24,6 +24,15 @@ struct Endpoint {
 using EndpointPtr = std::shared_ptr<Endpoint>;
 using EndpointSet = std::vector<EndpointPtr>;
 
+struct EndpointSpec {
+  std::string host;
+  uint16_t port = 0;
+  std::map<std::string, std::string> attributes;
+};
+
+// Builds the new set, reusing the Endpoint objects of `previous` with the same
+// key and attributes (so per-host state survives the update).
+std::shared_ptr<const EndpointSet> mergeEndpoints(const EndpointSet* previous, const std::vector<EndpointSpec>& specs);
 // Builds the new set, reusing the Endpoint objects of `previous` with the same key.
 std::shared_ptr<const EndpointSet> mergeEndpoints(const EndpointSet* previous,
                                                   std::vector<std::pair<std::string, uint16_t>> addresses);

@@ -65,11 +65,23 @@ struct Inbound {
   Timeouts timeouts;
 };
 
+// Shared settings of every Cloud Map source (top-level `discovery.cloudmap`).
+struct CloudMap {
+  std::string endpoint;  // empty: https://data-servicediscovery.<region>.amazonaws.com
+  std::string region = "us-east-1";
+  Duration poll_interval{5000};
+  Duration health_refresh{30000};
+  std::string health_status = "HEALTHY";  // HEALTHY | UNHEALTHY | ALL | HEALTHY_OR_ELSE_ALL
+};
+
 struct Discovery {
-  enum class Kind { static_list, file };
+  enum class Kind { static_list, file, cloudmap };
   Kind kind = Kind::static_list;
   std::vector<Address> endpoints;  // static
   std::string file;                // file
+  std::string cloudmap_namespace;  // cloudmap
+  std::string cloudmap_service;
+  std::vector<std::pair<std::string, std::string>> cloudmap_query;
 };
 
 struct Service {
@@ -102,6 +114,7 @@ struct Config {
   Duration drain_timeout{30000};
   Limits limits;
   std::optional<Tls> tls;
+  std::optional<CloudMap> cloudmap;
   std::vector<Inbound> inbound;
   Outbound outbound;
   std::string metrics_path = "/metrics";

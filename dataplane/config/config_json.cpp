@@ -27,6 +27,14 @@ boost::json::value toJson(const Config& c) {
                    {"ca", c.tls->ca},           {"crl", c.tls->crl},
                    {"min_version", c.tls->min_version}, {"reload", c.tls->reload}};
   }
+  if (c.cloudmap) {
+    root["discovery"] = {{"cloudmap",
+                          {{"endpoint", c.cloudmap->endpoint},
+                           {"region", c.cloudmap->region},
+                           {"poll_interval", formatDuration(c.cloudmap->poll_interval)},
+                           {"health_refresh", formatDuration(c.cloudmap->health_refresh)},
+                           {"health_status", c.cloudmap->health_status}}}};
+  }
   boost::json::array inbound;
   for (const auto& in : c.inbound) {
     inbound.push_back(boost::json::object{{"name", in.name},
@@ -50,8 +58,15 @@ boost::json::value toJson(const Config& c) {
       boost::json::array eps;
       for (const auto& e : s.discovery.endpoints) eps.push_back(boost::json::string(e.str()));
       o["discovery"] = {{"static", eps}};
-    } else {
+    } else if (s.discovery.kind == Discovery::Kind::file) {
       o["discovery"] = {{"file", s.discovery.file}};
+    } else {
+      boost::json::object q;
+      for (const auto& [k, v] : s.discovery.cloudmap_query) q[k] = v;
+      o["discovery"] = {{"cloudmap",
+                         {{"namespace", s.discovery.cloudmap_namespace},
+                          {"service", s.discovery.cloudmap_service},
+                          {"query", std::move(q)}}}};
     }
     services.push_back(std::move(o));
   }

@@ -48,6 +48,17 @@ class Field {
       }
     }
   }
+  // A free-form mapping of strings (e.g. Cloud Map query parameters).
+  std::vector<std::pair<std::string, std::string>> stringMap() const {
+    if (!node_.IsMap()) fail("expected a mapping of strings");
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& kv : node_) {
+      auto key = kv.first.as<std::string>();
+      Field v(kv.second, path_ + "." + key, source_);
+      out.emplace_back(key, v.string());
+    }
+    return out;
+  }
   size_t expectList() const {
     if (!node_.IsSequence()) fail("expected a list");
     return node_.size();
@@ -171,13 +182,23 @@ Protocol readProtocol(const Field& f) {
   return f.oneOf<Protocol>({{"http", Protocol::http}, {"tcp", Protocol::tcp}});
 }
 
-Discovery readDiscovery(const Field& f) {
-  f.required().expectMap({"static", "file"});
+Discovery readDiscovery(const Field& f, bool have_cloudmap) {
+  f.required().expectMap({"static", "file", "cloudmap"});
   Discovery d;
   auto st = f.child("static");
   auto file = f.child("file");
-  if (st.present() == file.present()) f.fail("exactly one of static, file is required");
-  if (st.present()) {
+  auto cm = f.child("cloudmap");
+  if (int(st.present()) + int(file.present()) + int(cm.present()) != 1) {
+    f.fail("exactly one of static, file, cloudmap is required");
+  }
+  if (cm.present()) {
+    cm.expectMap({"namespace", "service", "query"});
+    d.kind = Discovery::Kind::cloudmap;
+    d.cloudmap_namespace = cm.child("namespace").required().nonEmptyString();
+    d.cloudmap_service = cm.child("service").required().nonEmptyString();
+    if (auto q = cm.child("query"); q.present()) d.cloudmap_query = q.stringMap();
+    if (!have_cloudmap) cm.fail("needs the top-level discovery.cloudmap block (endpoint or region)");
+  } else if (st.present()) {
     d.kind = Discovery::Kind::static_list;
     size_t n = st.expectList();
     for (size_t i = 0; i < n; ++i) d.endpoints.push_back(st.item(i).address());
@@ -208,8 +229,32 @@ Config parse(const YAML::Node& root, const std::string& source) {
   Config c;
   c.source = source;
   if (!root.IsDefined() || root.IsNull()) top.fail("the configuration is empty");
-  top.expectMap(
-      {"node", "admin", "workers", "drain_timeout", "limits", "tls", "inbound", "outbound", "telemetry"});
+  top.expectMap({"node", "admin", "workers", "drain_timeout", "limits", "tls", "discovery", "inbound", "outbound",
+                 "telemetry"});
+  if (auto f = top.child("discovery"); f.present()) {
+    f.expectMap({"cloudmap"});
+    if (auto cm = f.child("cloudmap"); cm.present()) {
+      cm.expectMap({"endpoint", "region", "poll_interval", "health_refresh", "health_status"});
+      CloudMap m;
+      if (auto v = cm.child("endpoint"); v.present()) {
+        m.endpoint = v.nonEmptyString();
+        if (m.endpoint.rfind("http://", 0) != 0 && m.endpoint.rfind("https://", 0) != 0) {
+          v.fail("must be an http:// or https:// URL");
+        }
+      }
+      if (auto v = cm.child("region"); v.present()) m.region = v.nonEmptyString();
+      if (auto v = cm.child("poll_interval"); v.present()) m.poll_interval = v.duration();
+      if (auto v = cm.child("health_refresh"); v.present()) m.health_refresh = v.duration();
+      if (m.poll_interval.count() == 0) cm.child("poll_interval").fail("must be greater than 0");
+      if (auto v = cm.child("health_status"); v.present()) {
+        m.health_status = v.oneOf<std::string>({{"HEALTHY", "HEALTHY"},
+                                                {"UNHEALTHY", "UNHEALTHY"},
+                                                {"ALL", "ALL"},
+                                                {"HEALTHY_OR_ELSE_ALL", "HEALTHY_OR_ELSE_ALL"}});
+      }
+      c.cloudmap = m;
+    }
+  }
   std::vector<std::pair<Address, Field>> listeners;
 
   if (auto f = top.child("node"); f.present()) {
@@ -339,7 +384,7 @@ Config parse(const YAML::Node& root, const std::string& source) {
           listeners.emplace_back(*svc.alias, a);
         }
         svc.protocol = readProtocol(e.child("protocol"));
-        svc.discovery = readDiscovery(e.child("discovery"));
+        svc.discovery = readDiscovery(e.child("discovery"), c.cloudmap.has_value());
         svc.timeouts = readTimeouts(e.child("timeouts"));
         if (auto lb = e.child("load_balancer"); lb.present()) {
           svc.load_balancer = lb.oneOf<LoadBalancer>({{"round_robin", LoadBalancer::round_robin},
