@@ -742,6 +742,10 @@ def main(argv=None):
                 say("  FAILED: %s" % e)
                 ok = False
                 break
+            except Exception as e:  # noqa: BLE001 - a bug or an environment problem: say which, then clean up
+                say("  FAILED: unexpected %s: %s" % (type(e).__name__, e))
+                ok = False
+                break
             say("  (%.2fs)" % (time.monotonic() - t0))
     except KeyboardInterrupt:
         say("\ninterrupted")
