@@ -237,7 +237,13 @@ struct DnsSource::Impl : std::enable_shared_from_this<Impl> {
     opts.sock_state_cb_data = this;
     opts.timeout = static_cast<int>(std::max<milliseconds::rep>(1, config.timeout.count()));
     opts.tries = std::max(1, config.tries);
-    int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+    // NOCHECKRESP: hand SERVFAIL/REFUSED answers back as such. Without it
+    // c-ares 1.18 moves on to the next server and, once out of servers and
+    // tries, reports ARES_ECONNREFUSED, indistinguishable from an
+    // unreachable server. The cost: a SERVFAIL from the first server to
+    // answer ends that query (the round is retried after negative_ttl).
+    opts.flags = ARES_FLAG_NOCHECKRESP;
+    int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS;
     int status = ares_init_options(&channel, &opts, mask);
     if (status != ARES_SUCCESS) {
       channel = nullptr;
