@@ -129,8 +129,8 @@ bool parseRecord(const Reader& r, std::size_t& pos, DnsRecord& rec, std::string&
     }
     case kTypeSrv: {
       std::size_t end = 0;
-      if (rdlength < 7 || !r.u16(rdata, rec.priority) || !r.u16(rdata + 2, rec.weight) ||
-          !r.u16(rdata + 4, rec.port) || !r.name(rdata + 6, rec.target, end) || end != pos) {
+      if (rdlength < 7 || !r.u16(rdata, rec.priority) || !r.u16(rdata + 2, rec.weight) || !r.u16(rdata + 4, rec.port) ||
+          !r.name(rdata + 6, rec.target, end) || end != pos) {
         error = "bad SRV rdata";
         return false;
       }
@@ -146,8 +146,7 @@ bool parseRecord(const Reader& r, std::size_t& pos, DnsRecord& rec, std::string&
       }
       break;
     }
-    default:
-      break;
+    default: break;
   }
   return true;
 }

@@ -14,8 +14,8 @@
 #include <stdexcept>
 #include <utility>
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "discovery/dns/dns_message.h"
@@ -65,7 +65,8 @@ std::string serverToCsv(const std::string& server) {
     if (colon != std::string::npos) port = server.substr(colon + 1);
     if (!isIpv4(host)) throw bad();
   }
-  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     throw bad();
   }
   int p = std::stoi(port);
@@ -82,14 +83,10 @@ void aresLibraryInit() {
 
 const char* typeName(std::uint16_t type) {
   switch (type) {
-    case kTypeA:
-      return "A";
-    case kTypeAaaa:
-      return "AAAA";
-    case kTypeSrv:
-      return "SRV";
-    default:
-      return "?";
+    case kTypeA: return "A";
+    case kTypeAaaa: return "AAAA";
+    case kTypeSrv: return "SRV";
+    default: return "?";
   }
 }
 
@@ -125,25 +122,13 @@ Outcome classify(int status, const std::vector<std::uint8_t>& bytes, const std::
       o.message = what + "NXDOMAIN";
       return o;
     case ARES_ESERVFAIL:
-    case ARES_ENOTIMP:
-      o.kind = "servfail";
-      break;
-    case ARES_EREFUSED:
-      o.kind = "refused";
-      break;
-    case ARES_ETIMEOUT:
-      o.kind = "timeout";
-      break;
-    case ARES_ECONNREFUSED:
-      o.kind = "connection";
-      break;
+    case ARES_ENOTIMP: o.kind = "servfail"; break;
+    case ARES_EREFUSED: o.kind = "refused"; break;
+    case ARES_ETIMEOUT: o.kind = "timeout"; break;
+    case ARES_ECONNREFUSED: o.kind = "connection"; break;
     case ARES_EBADRESP:
-    case ARES_EFORMERR:
-      o.kind = "bad_answer";
-      break;
-    default:
-      o.kind = "internal";
-      break;
+    case ARES_EFORMERR: o.kind = "bad_answer"; break;
+    default: o.kind = "internal"; break;
   }
   o.message = what + ares_strerror(status);
   return o;
@@ -173,8 +158,8 @@ std::optional<DnsQueryType> parseDnsQueryType(std::string_view text) {
   auto t = lower(text);
   if (t == "srv") return DnsQueryType{DnsRecordKind::srv, AddressFamily::any};
   if (t == "address") return DnsQueryType{DnsRecordKind::address, AddressFamily::any};
-  if (auto family = parseAddressFamily(t); family && t != "any" && t != "both" && t != "v4" && t != "v6" &&
-                                           t != "ipv4" && t != "ipv6") {
+  if (auto family = parseAddressFamily(t);
+      family && t != "any" && t != "both" && t != "v4" && t != "v6" && t != "ipv4" && t != "ipv6") {
     return DnsQueryType{DnsRecordKind::address, *family};
   }
   return std::nullopt;
@@ -399,8 +384,8 @@ struct DnsSource::Impl : std::enable_shared_from_this<Impl> {
 
   // A failed round: keep the last-known set, retry after negative_ttl.
   void failRound(std::string kind, std::string message) {
-    report(std::move(kind), std::move(message) + "; keeping the last-known set (" + std::to_string(last.size()) +
-                                " endpoints)");
+    report(std::move(kind),
+           std::move(message) + "; keeping the last-known set (" + std::to_string(last.size()) + " endpoints)");
     scheduleNext(config.negative_ttl);
   }
 
@@ -423,12 +408,9 @@ struct DnsSource::Impl : std::enable_shared_from_this<Impl> {
 
   std::vector<std::uint16_t> addressTypes() const {
     switch (config.family) {
-      case AddressFamily::ipv4:
-        return {kTypeA};
-      case AddressFamily::ipv6:
-        return {kTypeAaaa};
-      case AddressFamily::any:
-        break;
+      case AddressFamily::ipv4: return {kTypeA};
+      case AddressFamily::ipv6: return {kTypeAaaa};
+      case AddressFamily::any: break;
     }
     return {kTypeA, kTypeAaaa};
   }
@@ -462,8 +444,7 @@ struct DnsSource::Impl : std::enable_shared_from_this<Impl> {
           }
         }
         switch (outcome.cls) {
-          case Outcome::Cls::ok:
-            break;
+          case Outcome::Cls::ok: break;
           case Outcome::Cls::nodata:
           case Outcome::Cls::nxdomain:
             (outcome.cls == Outcome::Cls::nxdomain ? result->nxdomain : result->nodata)++;
@@ -515,8 +496,9 @@ struct DnsSource::Impl : std::enable_shared_from_this<Impl> {
     for (const auto& f : r.failures) report(f.kind, f.message + "; using the last-known addresses of " + config.name);
     std::vector<EndpointSpec> specs;
     for (const auto& a : r.addresses) specs.push_back(EndpointSpec{a, config.port, {}});
-    std::sort(specs.begin(), specs.end(),
-              [](const EndpointSpec& a, const EndpointSpec& b) { return std::tie(a.host, a.port) < std::tie(b.host, b.port); });
+    std::sort(specs.begin(), specs.end(), [](const EndpointSpec& a, const EndpointSpec& b) {
+      return std::tie(a.host, a.port) < std::tie(b.host, b.port);
+    });
     auto next = clampTtl(r.ttl);
     if (!r.failures.empty()) next = std::min(next, config.negative_ttl);
     deliver(std::move(specs));
@@ -526,14 +508,10 @@ struct DnsSource::Impl : std::enable_shared_from_this<Impl> {
   void onSrvAnswer(std::uint64_t id, int status, const std::vector<std::uint8_t>& bytes) {
     auto outcome = classify(status, bytes, config.name, kTypeSrv);
     switch (outcome.cls) {
-      case Outcome::Cls::failure:
-        return failRound(outcome.kind, outcome.message);
-      case Outcome::Cls::nxdomain:
-        return failRound("nxdomain", outcome.message);
-      case Outcome::Cls::nodata:
-        return emptyRound(outcome.message);
-      case Outcome::Cls::ok:
-        break;
+      case Outcome::Cls::failure: return failRound(outcome.kind, outcome.message);
+      case Outcome::Cls::nxdomain: return failRound("nxdomain", outcome.message);
+      case Outcome::Cls::nodata: return emptyRound(outcome.message);
+      case Outcome::Cls::ok: break;
     }
     auto records = extractSrv(outcome.message_parsed, config.name);
     std::uint32_t srv_ttl = kNoTtl;
@@ -571,7 +549,7 @@ struct DnsSource::Impl : std::enable_shared_from_this<Impl> {
       const auto& r = results.at(target);
       if (r.addresses.empty() || !r.failures.empty()) {
         degraded = degraded || !r.failures.empty();
-        std::string why = !r.failures.empty() ? r.failures.front().message
+        std::string why = !r.failures.empty()        ? r.failures.front().message
                           : r.first_negative.empty() ? target + ": no addresses"
                                                      : r.first_negative;
         if (!r.failures.empty() && !first_failure) first_failure = r.failures.front();
@@ -603,8 +581,9 @@ struct DnsSource::Impl : std::enable_shared_from_this<Impl> {
       }
     }
     if (chosen.empty()) {
-      if (first_failure) return failRound(first_failure->kind, "SRV " + config.name + ": no target resolved (" +
-                                                               first_failure->message + ")");
+      if (first_failure)
+        return failRound(first_failure->kind,
+                         "SRV " + config.name + ": no target resolved (" + first_failure->message + ")");
       return emptyRound("SRV " + config.name + ": no target has an address");
     }
     std::vector<EndpointSpec> specs;

@@ -27,8 +27,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
 
 extern char** environ;
 
@@ -228,10 +228,7 @@ class DnsSourceDnsmasq : public ::testing::Test {
 
   void makeSource(DnsSourceConfig c) {
     source_ = std::make_unique<DnsSource>(
-        io_.get_executor(), std::move(c),
-        [this](const std::vector<EndpointSpec>& specs) {
-          updates_.push_back(specs);
-        },
+        io_.get_executor(), std::move(c), [this](const std::vector<EndpointSpec>& specs) { updates_.push_back(specs); },
         [this](const DnsSourceError& e) { errors_.push_back(e); });
     source_->start();
   }
@@ -464,8 +461,8 @@ TEST(DnsSourceConfig, RejectsBadConfig) {
   EXPECT_THROW(make(c), std::invalid_argument);  // no port
   c.port = 80;
   EXPECT_NO_THROW(make(c));
-  for (std::string bad : {"localhost:53", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000", "[::1", "[::1]x", "1.2.3:53",
-                          "127.0.0.1:5a"}) {
+  for (std::string bad :
+       {"localhost:53", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000", "[::1", "[::1]x", "1.2.3:53", "127.0.0.1:5a"}) {
     c = ok;
     c.servers = {bad};
     EXPECT_THROW(make(c), std::invalid_argument) << bad;
