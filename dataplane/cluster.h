@@ -9,12 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/cluster_policy.h"
 #include "dataplane/config/config.h"
 #include "discovery/endpoint.h"
 
 namespace hawser::telemetry {
 struct RequestStats;
-}
+struct PolicyStats;
+}  // namespace hawser::telemetry
 
 namespace hawser {
 
@@ -40,9 +42,14 @@ class Cluster {
   // Outbound mutual TLS: the identities the peer may present.
   bool mutual_tls = false;
   std::vector<std::string> expected_sans;
+  std::string tls_pool_tag;  // "|tls|" + the expected identities
+
+  // Circuit breaker, retry policy and budget (shared by the workers).
+  std::shared_ptr<ClusterPolicy> policy;
 
   // Metric series per worker, resolved when the snapshot is compiled.
   std::vector<telemetry::RequestStats*> stats;
+  std::vector<telemetry::PolicyStats*> policy_stats;
 
  private:
   struct alignas(64) Slot {

@@ -6,13 +6,21 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <charconv>
+#include <random>
 #include <optional>
 
 #include "dataplane/connection_guard.h"
 #include "dataplane/http_headers.h"
 #include "dataplane/inbound_tls.h"
+#include "dataplane/tls/handshake_failure.h"
 #include "dataplane/tls/identity.h"
+#include "policy/backoff.h"
+#include "policy/random.h"
+#include "policy/retry_policy.h"
+#include "policy/upstream_outcome.h"
 #include "dataplane/local_reply.h"
 #include "dataplane/sessions.h"
 #include "dataplane/worker.h"
@@ -187,6 +195,16 @@ class HttpSession {
     bool client_keep_alive = parser.keep_alive();
     const bool has_body = !parser.is_done();
     if (spec->cluster) x.stats = peer_stats_ ? peer_stats_ : spec->cluster->stats[w_.id()];
+    if (spec->rate_limiter) {
+      if (auto wait = spec->rate_limiter->admit(Clock::now())) {
+        w_.metrics().rateLimited(spec->name).Increment();
+        retry_after_ = *wait;
+        co_await localReply(x, LocalReply::rate_limited, client_keep_alive && !has_body);
+        retry_after_.reset();
+        finish(x, spec);
+        co_return client_keep_alive && !has_body && !w_.draining();
+      }
+    }
     if (spec->kind == ListenerSpec::Kind::inbound) {
       // Only hawser vouches for a client certificate: never trust one from the network.
       req.erase("x-forwarded-client-cert");
@@ -235,7 +253,7 @@ class HttpSession {
     x.authority = route.authority;
     x.path = std::string(req.target());  // origin-form, after an absolute-form rewrite
     auto cluster = route.cluster;
-    x.stats = cluster->stats[w_.id()];
+    if (spec->kind != ListenerSpec::Kind::inbound || !peer_stats_) x.stats = cluster->stats[w_.id()];
     const auto& t = cluster->timeouts();
     if (t.request.count() > 0) x.deadline = x.start + t.request;
 
@@ -251,124 +269,165 @@ class HttpSession {
     x.request_id = applyForwardingHeaders(req, client_ip_, down_.isTls() ? "https" : "http");
     req.version(11);
 
-    // Pick an endpoint and connect; a refused or timed-out connect is tried
-    // once more on another endpoint (safe for every method: nothing was sent).
-    std::unique_ptr<UpstreamConnection> up;
-    discovery::EndpointPtr tried;
-    LocalReply failure = LocalReply::no_healthy_upstream;
-    up_tls_ = upstreamTls(w_, *cluster);
-    for (int attempt = 0; attempt < 2 && !up; ++attempt) {
-      auto ep = route.fixed ? route.fixed : cluster->pick(w_.id(), tried.get());
-      if (!ep || (tried && ep == tried)) break;
-      tried = ep;
-      auto r = co_await w_.pool().acquire(ep, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle);
-      if (r.ec) {
-        failure = LocalReply::upstream_connect_failure;
-        x.upstream = ep->key;
-        continue;
-      }
-      up = std::move(r.conn);
-    }
-    if (!up) {
-      co_await localReply(x, failure, client_keep_alive && !has_body);
+    // Circuit breaker admission: past a threshold, fail fast.
+    auto& pol = *cluster->policy;
+    auto& pstats = *cluster->policy_stats[w_.id()];
+    if (auto overflow = pol.admit()) {
+      pstats.overflow[static_cast<size_t>(*overflow)]->Increment();
+      co_await localReply(x, LocalReply::overflow, client_keep_alive && !has_body);
       finish(x, spec);
       co_return client_keep_alive && !has_body && !w_.draining();
     }
-    x.upstream = up->endpoint->key;
-    auto endpoint = up->endpoint;
-    endpoint->active_requests.fetch_add(1, std::memory_order_relaxed);
-    struct ActiveGuard {
-      discovery::Endpoint& e;
-      ~ActiveGuard() { e.active_requests.fetch_sub(1, std::memory_order_relaxed); }
-    } active{*endpoint};
+    struct Admitted {
+      ClusterPolicy& p;
+      ~Admitted() { p.finish(); }
+    } admitted{pol};
+    const auto& retry = pol.retry();
 
-    // Send the head (and body), then read the response head. A pooled
-    // connection the upstream closed meanwhile fails before any response
-    // byte; when no body byte was consumed the exchange moves to a fresh one.
-    std::optional<http::serializer<true, http::buffer_body>> req_sr;
-    std::optional<http::response_parser<http::buffer_body>> rp;
-    beast::flat_buffer up_buf;
-    bool retried = false;
-    auto staleRetry = [&](const boost::system::error_code& e) {
-      return !has_body && up->reused && !retried &&
-             (e == asio::error::eof || e == asio::error::connection_reset || e == asio::error::broken_pipe ||
-              e == http::error::end_of_stream);
-    };
-    for (;;) {
-      if (!has_body) {
-        req.body().data = nullptr;
-        req.body().size = 0;
-        req.body().more = false;
+    // A small body is read whole first, so a retry can send it again.
+    std::string replay;
+    bool buffered = false;
+    const bool retries_responses = retry.attempts > 1 && !(retry.retry_on.statuses().empty() &&
+                                                            !retry.retry_on.has(policy::RetryConditions::server_error) &&
+                                                            !retry.retry_on.has(policy::RetryConditions::gateway_error) &&
+                                                            !retry.retry_on.has(policy::RetryConditions::reset));
+    if (has_body && retries_responses && parser.content_length() &&
+        *parser.content_length() <= retry.max_buffered_body) {
+      if (expect_continue) {
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        expire(down_, t.idle, x);
+        auto [cec, cn] = co_await asio::async_write(down_, asio::buffer(cont), tok);
+        if (cec) co_return false;
+        expect_continue = false;
       }
-      req_sr.emplace(req);
-      expire(up->stream, t.idle, x);
-      auto [wec, wn] = has_body ? co_await http::async_write_header(up->stream, *req_sr, tok)
-                                : co_await http::async_write(up->stream, *req_sr, tok);
-      if (wec) {
-        if (staleRetry(wec) && co_await reconnect(up, t)) {
-          retried = true;
-          continue;
-        }
-        co_await localReply(x, LocalReply::upstream_reset, false);
-        finish(x, spec);
-        co_return false;
-      }
-      if (has_body) {
-        if (expect_continue) {
-          static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-          expire(down_, t.idle, x);
-          auto [cec, cn] = co_await asio::async_write(down_, asio::buffer(cont), tok);
-          if (cec) co_return false;
-        }
-        auto relay = co_await relayBody(parser, *req_sr, down_, buf_, up->stream, t.idle, x, x.bytes_in);
-        if (relay.ec) {
-          LocalReply r = LocalReply::upstream_reset;
-          if (relay.on_read) {
-            r = relay.ec == http::error::body_limit ? LocalReply::body_too_large
-                : relay.ec == beast::error::timeout ? LocalReply::upstream_timeout
-                : isParseError(relay.ec)            ? LocalReply::bad_request
-                                                    : LocalReply::upstream_reset;
-            if (r == LocalReply::upstream_reset) x.reason = "downstream-reset";
-          } else if (relay.ec == beast::error::timeout) {
-            r = LocalReply::upstream_timeout;
-          }
-          if (x.reason.empty()) co_await localReply(x, r, false);
+      replay.reserve(static_cast<size_t>(*parser.content_length()));
+      char chunk[16 * 1024];
+      while (!parser.is_done()) {
+        req.body().data = chunk;
+        req.body().size = sizeof chunk;
+        expire(down_, t.idle, x);
+        auto [rec, rn] = co_await http::async_read_some(down_, buf_, parser, tok);
+        if (rec == http::error::need_buffer) rec = {};
+        if (rec) {
+          co_await localReply(x, isParseError(rec) ? LocalReply::bad_request : LocalReply::upstream_reset, false);
           finish(x, spec);
           co_return false;
         }
+        replay.append(chunk, sizeof chunk - req.body().size);
       }
+      x.bytes_in = replay.size();
+      buffered = true;
+    }
 
-      // The response head; 1xx informational responses pass through.
-      boost::system::error_code rec;
-      for (;;) {
-        rp.emplace();
-        rp->body_limit(boost::none);
-        rp->header_limit(256 * 1024);
-        if (req.method() == http::verb::head) rp->skip(true);
-        expire(up->stream, t.request.count() ? t.request : t.idle, x);
-        auto [e, rn] = co_await http::async_read_header(up->stream, up_buf, *rp, tok);
-        rec = e;
-        if (rec) break;
-        auto status = rp->get().result_int();
-        if (status < 100 || status >= 200 || status == 101) break;
-        http::response<http::empty_body> info_res{rp->get().result(), x.version};
-        for (const auto& f : rp->get()) info_res.insert(f.name_string(), f.value());
-        expire(down_, t.idle, x);
-        auto [iec, in] = co_await http::async_write(down_, info_res, tok);
-        if (iec) co_return false;
+    // Attempts: pick an endpoint (another one than last time when there is
+    // one), connect, send, read the response head; policy decides whether an
+    // outcome is tried again.
+    std::unique_ptr<UpstreamConnection> up;
+    std::optional<http::response_parser<http::buffer_body>> rp;
+    struct Active {  // the endpoint's active requests, for least_request
+      discovery::Endpoint& e;
+      explicit Active(discovery::Endpoint& ep) : e(ep) { e.active_requests.fetch_add(1, std::memory_order_relaxed); }
+      ~Active() { e.active_requests.fetch_sub(1, std::memory_order_relaxed); }
+      Active(const Active&) = delete;
+      Active& operator=(const Active&) = delete;
+    };
+    std::optional<Active> active;
+    beast::flat_buffer up_buf;
+    discovery::EndpointPtr previous;
+    up_tls_ = upstreamTls(w_, *cluster);
+    bool retry_running = false;
+    bool retry_budgeted = false;
+    struct RetryEnd {
+      ClusterPolicy& p;
+      bool& running;
+      bool& budgeted;
+      ~RetryEnd() {
+        if (running) p.endRetry(budgeted);
       }
-      if (!rec) break;
-      if (staleRetry(rec) && up_buf.size() == 0 && co_await reconnect(up, t)) {
-        retried = true;
-        continue;
+    } retry_end{pol, retry_running, retry_budgeted};
+    for (std::uint32_t attempt = 1;; ++attempt) {
+      auto ep = route.fixed ? route.fixed : cluster->pick(w_.id(), previous.get());
+      if (!ep) {
+        co_await localReply(x, LocalReply::no_healthy_upstream, client_keep_alive && !has_body);
+        finish(x, spec);
+        co_return client_keep_alive && !has_body && !w_.draining();
       }
-      LocalReply r = rec == beast::error::timeout ? LocalReply::upstream_timeout
-                     : isParseError(rec)          ? LocalReply::bad_gateway
-                                                  : LocalReply::upstream_reset;
-      bool keep = client_keep_alive && !has_body;
-      co_await localReply(x, r, keep);
-      finish(x, spec);
-      co_return keep && !w_.draining();
+      previous = ep;
+      x.upstream = ep->key;
+      active.emplace(*ep);
+      policy::UpstreamOutcome outcome = policy::UpstreamOutcome::connectFailure();
+      bool reached = false;
+      auto r = co_await w_.pool().acquire(ep, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle);
+      if (!r.ec) {
+        up = std::move(r.conn);
+        auto sent = co_await sendAndReadHead(x, req, parser, has_body, buffered, replay, expect_continue, up, rp,
+                                             up_buf, t, retry.per_try_timeout);
+        if (sent.client_gone) co_return false;
+        if (sent.local_reply) {  // the client's body failed: nothing to retry
+          if (x.reason.empty()) co_await localReply(x, *sent.local_reply, false);
+          finish(x, spec);
+          co_return false;
+        }
+        outcome = sent.outcome;
+        reached = sent.reached;
+      }
+      if (outcome.isResponse() && !retry.retry_on.matches(outcome)) break;
+      const bool body_untouched = !has_body || buffered || x.bytes_in == 0;
+      auto decision = policy::decideRetry(
+          retry, outcome, {x.method, reached, false, body_untouched && (buffered || !reached), attempt});
+      if (decision.retry) {
+        if (retry_running) {
+          pol.endRetry(retry_budgeted);
+          retry_running = false;
+        }
+        // A connect failure sent nothing: trying another endpoint adds no load
+        // upstream, so only the concurrency threshold (max_retries) applies.
+        const bool connect_failure = outcome.failure == policy::UpstreamFailure::connect_failure;
+        switch (pol.startRetry(Clock::now(), /*budgeted=*/!connect_failure)) {
+          case ClusterPolicy::RetryAdmission::ok:
+          case ClusterPolicy::RetryAdmission::ok_unbudgeted:
+            retry_running = true;
+            retry_budgeted = !connect_failure;
+            break;
+          case ClusterPolicy::RetryAdmission::budget_exhausted:
+            pstats.budget_exhausted->Increment();
+            decision = policy::RetryDecision::stop(policy::StopReason::budget_exhausted);
+            break;
+          case ClusterPolicy::RetryAdmission::overflow:
+            pstats.overflow[static_cast<size_t>(policy::Threshold::max_retries)]->Increment();
+            decision = policy::RetryDecision::stop(policy::StopReason::budget_exhausted);
+            break;
+        }
+      }
+      if (!decision.retry) {
+        if (outcome.isResponse()) break;  // the last response goes to the client
+        LocalReply reply = outcome.failure == policy::UpstreamFailure::connect_failure ? LocalReply::upstream_connect_failure
+                           : outcome.failure == policy::UpstreamFailure::timeout       ? LocalReply::upstream_timeout
+                                                                                        : LocalReply::upstream_reset;
+        bool keep = client_keep_alive && body_untouched && !has_body;
+        co_await localReply(x, reply, keep);
+        finish(x, spec);
+        co_return keep && !w_.draining();
+      }
+      pstats.retries->Increment();
+      up.reset();  // an unread response: the connection cannot be reused
+      rp.reset();
+      up_buf.clear();
+      if (outcome.failure != policy::UpstreamFailure::connect_failure) {
+        // A connect failure moves on to another endpoint at once; anything
+        // that reached an upstream waits out a jittered backoff first.
+        auto delay = policy::backoffDelay(retry.backoff, attempt - 1, rng_);
+        asio::steady_timer timer(down_.get_executor(), delay);
+        co_await timer.async_wait(tok);
+      }
+    }
+    if (!up->peer_identity.empty() && spec->kind != ListenerSpec::Kind::inbound) {
+      // Outbound series carry the identity the upstream proved.
+      if (up->peer_identity != outbound_peer_) {
+        outbound_peer_ = up->peer_identity;
+        outbound_peer_stats_ = &w_.metrics().requestStats("outbound", cluster->name(), outbound_peer_);
+      }
+      x.stats = outbound_peer_stats_;
     }
     auto& res = rp->get();
     x.status = res.result_int();
@@ -411,6 +470,140 @@ class HttpSession {
     finish(x, spec);
     if (!body_ec && upstream_keep_alive && up_buf.size() == 0) w_.pool().release(std::move(up));
     co_return keep && !body_ec;
+  }
+
+  struct SendResult {
+    policy::UpstreamOutcome outcome = policy::UpstreamOutcome::reset();
+    bool reached = false;                    // request bytes were written
+    std::optional<LocalReply> local_reply;   // the client side failed
+    bool client_gone = false;
+  };
+
+  // One attempt on a connected upstream: the head, the body (streamed once, or
+  // the buffered copy), then the response head; 1xx responses pass through.
+  // A pooled connection the upstream closed meanwhile is replaced once by a
+  // fresh one when no body byte was consumed.
+  asio::awaitable<SendResult> sendAndReadHead(Exchange& x, http::request<http::buffer_body>& req,
+                                              http::request_parser<http::buffer_body>& parser, bool has_body,
+                                              bool buffered, std::string& replay, bool expect_continue,
+                                              std::unique_ptr<UpstreamConnection>& up,
+                                              std::optional<http::response_parser<http::buffer_body>>& rp,
+                                              beast::flat_buffer& up_buf, const config::Timeouts& t,
+                                              policy::Duration per_try) {
+    SendResult out;
+    bool stale_retried = false;
+    const bool streaming = has_body && !buffered;
+    auto staleRetry = [&](const boost::system::error_code& e) {
+      return !streaming && up->reused && !stale_retried &&
+             (e == asio::error::eof || e == asio::error::connection_reset || e == asio::error::broken_pipe ||
+              e == http::error::end_of_stream);
+    };
+    std::optional<http::serializer<true, http::buffer_body>> req_sr;
+    for (;;) {
+      if (buffered) {
+        req.body().data = replay.empty() ? nullptr : replay.data();
+        req.body().size = replay.size();
+        req.body().more = false;
+      } else if (!has_body) {
+        req.body().data = nullptr;
+        req.body().size = 0;
+        req.body().more = false;
+      }
+      req_sr.emplace(req);
+      expire(up->stream, t.idle, x);
+      auto [wec, wn] = streaming ? co_await http::async_write_header(up->stream, *req_sr, tok)
+                                 : co_await http::async_write(up->stream, *req_sr, tok);
+      if (wec) {
+        if (staleRetry(wec)) {
+          if (co_await reconnect(up, t)) {
+            stale_retried = true;
+            continue;
+          }
+          out.outcome = policy::UpstreamOutcome::connectFailure();  // the endpoint is gone
+          co_return out;
+        }
+        out.reached = wn > 0;
+        co_return out;
+      }
+      out.reached = true;
+      if (streaming) {
+        if (expect_continue) {
+          static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+          expire(down_, t.idle, x);
+          auto [cec, cn] = co_await asio::async_write(down_, asio::buffer(cont), tok);
+          if (cec) {
+            out.client_gone = true;
+            co_return out;
+          }
+        }
+        auto relay = co_await relayBody(parser, *req_sr, down_, buf_, up->stream, t.idle, x, x.bytes_in);
+        if (relay.ec) {
+          if (relay.on_read) {
+            out.local_reply = relay.ec == http::error::body_limit ? LocalReply::body_too_large
+                              : relay.ec == beast::error::timeout ? LocalReply::upstream_timeout
+                              : isParseError(relay.ec)            ? LocalReply::bad_request
+                                                                  : LocalReply::upstream_reset;
+            if (*out.local_reply == LocalReply::upstream_reset) x.reason = "downstream-reset";
+            co_return out;
+          }
+          out.outcome = relay.ec == beast::error::timeout ? policy::UpstreamOutcome::timeout()
+                                                          : policy::UpstreamOutcome::reset();
+          co_return out;
+        }
+      }
+      boost::system::error_code rec;
+      for (;;) {
+        rp.emplace();
+        rp->body_limit(boost::none);
+        rp->header_limit(256 * 1024);
+        if (req.method() == http::verb::head) rp->skip(true);
+        auto head_timeout = t.request.count() ? t.request : t.idle;
+        if (per_try.count() > 0) {
+          head_timeout = std::min(head_timeout, std::chrono::duration_cast<milliseconds>(per_try));
+        }
+        expire(up->stream, head_timeout, x);
+        auto [e, rn] = co_await http::async_read_header(up->stream, up_buf, *rp, tok);
+        rec = e;
+        if (rec) break;
+        auto status = rp->get().result_int();
+        if (status < 100 || status >= 200 || status == 101) break;
+        http::response<http::empty_body> info_res{rp->get().result(), x.version};
+        for (const auto& f : rp->get()) info_res.insert(f.name_string(), f.value());
+        expire(down_, t.idle, x);
+        auto [iec, in] = co_await http::async_write(down_, info_res, tok);
+        if (iec) {
+          out.client_gone = true;
+          co_return out;
+        }
+      }
+      if (!rec) {
+        out.outcome = policy::UpstreamOutcome::response(static_cast<int>(rp->get().result_int()));
+        co_return out;
+      }
+      if (staleRetry(rec) && up_buf.size() == 0) {
+        if (co_await reconnect(up, t)) {
+          stale_retried = true;
+          continue;
+        }
+        out.outcome = policy::UpstreamOutcome::connectFailure();  // the endpoint is gone
+        out.reached = false;
+        co_return out;
+      }
+      // TLS 1.3: the server checks our certificate after our side of the
+      // handshake is done, so its refusal arrives as an alert on the first
+      // read. The connection never carried a request: a connect failure.
+      if (up->stream.isTls() && !up->reused && up_buf.size() == 0 &&
+          rec.category() == asio::error::get_ssl_category()) {
+        w_.metrics()
+            .tlsHandshakeError(tls::handshakeFailureReason(X509_V_OK, static_cast<unsigned long>(rec.value())))
+            .Increment();
+        out.outcome = policy::UpstreamOutcome::connectFailure();
+        out.reached = false;
+        co_return out;
+      }
+      out.outcome = rec == beast::error::timeout ? policy::UpstreamOutcome::timeout() : policy::UpstreamOutcome::reset();
+      co_return out;
+    }
   }
 
   // Replaces `up` with a fresh connection to the same endpoint.
@@ -563,6 +756,7 @@ class HttpSession {
     res.set(http::field::content_type, "text/plain");
     res.set("x-hawser-reason", i.reason);
     if (!x.request_id.empty()) res.set("x-request-id", x.request_id);
+    if (retry_after_) res.set(http::field::retry_after, std::to_string(retry_after_->count()));
     res.body() = std::string(i.reason) + "\n";
     res.keep_alive(keep_alive && !w_.draining());
     res.prepare_payload();
@@ -604,6 +798,10 @@ class HttpSession {
   std::string peer_identity_;                       // verified client identity (inbound TLS)
   telemetry::RequestStats* peer_stats_ = nullptr;   // inbound series labelled with that identity
   std::optional<UpstreamTls> up_tls_;
+  policy::Random rng_{std::random_device{}()};
+  std::optional<std::chrono::seconds> retry_after_;  // for a 429 being sent
+  std::string outbound_peer_;                         // cache of the last outbound peer's series
+  telemetry::RequestStats* outbound_peer_stats_ = nullptr;
 };
 
 }  // namespace

@@ -54,7 +54,7 @@ asio::awaitable<InboundTlsResult> acceptInboundTls(Worker& w, AnyStream& down, b
 
 std::optional<UpstreamTls> upstreamTls(const Worker& w, const Cluster& c) {
   if (!c.mutual_tls || !w.tls()) return std::nullopt;
-  return UpstreamTls{w.tls()->client, &c.expected_sans, c.name()};
+  return UpstreamTls{w.tls()->client, &c.expected_sans, c.name(), c.tls_pool_tag};
 }
 
 }  // namespace hawser

@@ -16,6 +16,8 @@ const LocalReplyInfo& info(LocalReply r) {
       /* upstream_reset */ {502, "upstream-reset", "", false},
       /* bad_gateway */ {502, "bad-gateway", "", false},
       /* unauthorized */ {403, "unauthorized", "", false},
+      /* overflow */ {503, "overflow", "", false},
+      /* rate_limited */ {429, "rate-limited", "", false},
   };
   return table[static_cast<int>(r)];
 }

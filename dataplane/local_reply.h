@@ -19,6 +19,8 @@ enum class LocalReply {
   upstream_reset,
   bad_gateway,
   unauthorized,
+  overflow,
+  rate_limited,
 };
 
 struct LocalReplyInfo {

@@ -6,9 +6,30 @@
 namespace hawser {
 namespace {
 
+policy::RetryPolicy retryPolicy(const std::optional<config::Retry>& r) {
+  policy::RetryPolicy p;
+  if (!r) {
+    // Without a retry block only a connect failure (nothing sent) is tried
+    // again, once, on another endpoint.
+    p.attempts = 2;
+    p.retry_on = policy::RetryConditions(policy::RetryConditions::connect_failure);
+    return p;
+  }
+  p.attempts = r->attempts;
+  p.per_try_timeout = r->per_try_timeout;
+  policy::RetryConditions conditions;
+  for (const auto& text : r->on) conditions.add(text);  // validated at load
+  p.retry_on = conditions;
+  p.backoff = {r->backoff_base, r->backoff_max};
+  p.budget = {r->budget_percent, r->budget_min_per_second};
+  p.max_buffered_body = r->max_buffered_body;
+  p.allow_non_idempotent = r->allow_non_idempotent;
+  return p;
+}
+
 bool sameCluster(const config::Service& a, const config::Service& b) {
   return a.protocol == b.protocol && a.load_balancer == b.load_balancer && a.tls_mode == b.tls_mode &&
-         a.sans == b.sans && a.timeouts.connect == b.timeouts.connect &&
+         a.sans == b.sans && a.retry == b.retry && a.circuit_breaker == b.circuit_breaker && a.timeouts.connect == b.timeouts.connect &&
          a.timeouts.request == b.timeouts.request && a.timeouts.idle == b.timeouts.idle &&
          a.discovery.kind == b.discovery.kind && a.discovery.endpoints == b.discovery.endpoints &&
          a.discovery.file == b.discovery.file;
@@ -28,7 +49,9 @@ std::shared_ptr<Cluster> makeCluster(const std::string& name, const config::Time
   auto c = std::make_shared<Cluster>(name, t, lb, protocol, workers);
   for (unsigned w = 0; w < workers; ++w) {
     c->stats.push_back(&metrics.worker(w).requestStats(direction, service_label, "unknown"));
+    c->policy_stats.push_back(&metrics.worker(w).policyStats(service_label));
   }
+  c->policy = std::make_shared<ClusterPolicy>(retryPolicy(std::nullopt), policy::CircuitBreakerThresholds{});
   (void)previous;
   return c;
 }
@@ -82,8 +105,24 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
                                workers, metrics, "inbound", local_service, nullptr);
     installEverywhere(*cluster, workers, discovery::mergeEndpoints(nullptr, std::vector<discovery::EndpointSpec>{{in.app.host, in.app.port, {}}}));
     snap->clusters.push_back(cluster);
-    snap->listeners.push_back(
-        {in.name, ListenerSpec::Kind::inbound, in.listen, in.protocol, cluster, in.timeouts, in.tls_mode, in.allow});
+    std::shared_ptr<RateLimiter> limiter;
+    if (in.rate_limit) {
+      // A reload with the same limit keeps the bucket (and what it has spent).
+      const ListenerSpec* old = nullptr;
+      if (previous) {
+        for (const auto& l : previous->listeners) {
+          if (l.kind == ListenerSpec::Kind::inbound && l.name == in.name) old = &l;
+        }
+      }
+      if (old && old->rate_limiter && old->rate_limiter->rps() == in.rate_limit->rps &&
+          old->rate_limiter->burst() == in.rate_limit->burst) {
+        limiter = old->rate_limiter;
+      } else {
+        limiter = std::make_shared<RateLimiter>(in.rate_limit->rps, in.rate_limit->burst);
+      }
+    }
+    snap->listeners.push_back({in.name, ListenerSpec::Kind::inbound, in.listen, in.protocol, cluster, in.timeouts,
+                               in.tls_mode, in.allow, limiter});
   }
 
   for (const auto& svc : cfg->outbound.services) {
@@ -98,7 +137,13 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
       cluster = makeCluster(svc.name, svc.timeouts, svc.load_balancer, svc.protocol, workers, metrics, "outbound",
                             svc.name, old.get());
       cluster->mutual_tls = svc.tls_mode == config::OutboundTlsMode::mutual;
+      const auto& cb = svc.circuit_breaker;
+      cluster->policy = std::make_shared<ClusterPolicy>(
+          retryPolicy(svc.retry),
+          policy::CircuitBreakerThresholds{cb.max_connections, cb.max_pending, cb.max_requests, cb.max_retries});
       cluster->expected_sans = svc.sans;
+      cluster->tls_pool_tag = "|tls";
+      for (const auto& san : svc.sans) cluster->tls_pool_tag += "|" + san;
       auto old_set = old ? old->latest() : nullptr;
       if (svc.discovery.kind == config::Discovery::Kind::static_list) {
         installEverywhere(*cluster, workers,
@@ -122,7 +167,7 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
     if (svc.alias) {
       snap->listeners.push_back(
           {svc.name, ListenerSpec::Kind::outbound, *svc.alias, svc.protocol, cluster, svc.timeouts,
-           config::InboundTlsMode::disabled, {}});
+           config::InboundTlsMode::disabled, {}, nullptr});
     }
   }
 
@@ -131,7 +176,7 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
                                     config::Protocol::http, workers, metrics, "outbound", "passthrough", nullptr);
     snap->listeners.push_back({"http_proxy", ListenerSpec::Kind::http_proxy, *cfg->outbound.http_proxy,
                                config::Protocol::http, nullptr, config::Timeouts{}, config::InboundTlsMode::disabled,
-                               {}});
+                               {}, nullptr});
   }
   return snap;
 }

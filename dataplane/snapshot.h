@@ -28,6 +28,7 @@ struct ListenerSpec {
   config::Timeouts timeouts;         // downstream side
   config::InboundTlsMode tls_mode = config::InboundTlsMode::disabled;  // inbound only
   std::vector<std::string> allow;                                       // inbound authorization.allow
+  std::shared_ptr<RateLimiter> rate_limiter;                            // inbound rate_limit
   // What identifies "the same listener" across reloads.
   std::string key() const;
 };

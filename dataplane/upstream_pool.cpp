@@ -41,7 +41,7 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::End
                                                             std::chrono::milliseconds connect_timeout,
                                                             std::chrono::milliseconds max_idle, bool fresh) {
   if (!fresh) {
-    if (auto it = idle_.find(tls ? ep->key + "|tls" : ep->key); it != idle_.end()) {
+    if (auto it = idle_.find(tls ? ep->key + tls->pool_tag : ep->key); it != idle_.end()) {
       auto& list = it->second;
       auto now = std::chrono::steady_clock::now();
       while (!list.empty()) {
@@ -111,7 +111,7 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
   }
   secure.tcp().expires_never();
   auto conn = std::make_unique<UpstreamConnection>(std::move(secure), ep, metrics_);
-  conn->pool_key = ep->key + "|tls";
+  conn->pool_key = ep->key + tls->pool_tag;
   conn->peer_identity = check.presented;
   co_return Result{{}, std::move(conn)};
 }

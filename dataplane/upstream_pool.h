@@ -41,6 +41,9 @@ struct UpstreamTls {
   std::shared_ptr<boost::asio::ssl::context> context;
   const std::vector<std::string>* expected_sans = nullptr;
   std::string server_name;  // SNI
+  // Part of the pool key: a connection verified for one set of expected
+  // identities is never handed to a service that expects others.
+  std::string pool_tag;
 };
 
 class UpstreamPool {

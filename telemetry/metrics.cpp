@@ -74,7 +74,40 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
       rejected_(family<prometheus::Counter>(r, "hawser_local_replies_total",
                                             "Responses hawser generated itself, by x-hawser-reason.")),
       tls_errors_(family<prometheus::Counter>(r, "hawser_tls_handshake_errors_total",
-                                              "TLS handshakes that failed, by reason.")) {}
+                                              "TLS handshakes that failed, by reason.")),
+      retries_(family<prometheus::Counter>(r, "hawser_retries_total", "Retries sent to upstreams.")),
+      budget_exhausted_(family<prometheus::Counter>(r, "hawser_retry_budget_exhausted_total",
+                                                    "Retries not sent because the retry budget was spent.")),
+      overflow_(family<prometheus::Counter>(r, "hawser_circuit_breaker_overflow_total",
+                                            "Requests or retries refused by a circuit breaker threshold.")),
+      rate_limited_(family<prometheus::Counter>(r, "hawser_rate_limited_total",
+                                                "Requests refused with 429 by an inbound rate limit.")) {}
+
+PolicyStats& WorkerMetrics::policyStats(std::string_view service) {
+  std::lock_guard lock(mutex_);
+  auto& slot = policy_stats_[std::string(service)];
+  if (!slot) {
+    slot = std::make_unique<PolicyStats>();
+    std::string s(service);
+    slot->retries = &retries_.Add({{"service", s}});
+    slot->budget_exhausted = &budget_exhausted_.Add({{"service", s}});
+    static const char* names[] = {"max_connections", "max_pending", "max_requests", "max_retries"};
+    for (size_t i = 0; i < slot->overflow.size(); ++i) {
+      slot->overflow[i] = &overflow_.Add({{"service", s}, {"threshold", names[i]}});
+    }
+  }
+  return *slot;
+}
+
+prometheus::Counter& WorkerMetrics::rateLimited(std::string_view listener) {
+  std::lock_guard lock(mutex_);
+  auto key = std::string(listener);
+  auto it = rate_limited_by_listener_.find(key);
+  if (it != rate_limited_by_listener_.end()) return *it->second;
+  auto& c = rate_limited_.Add({{"listener", key}});
+  rate_limited_by_listener_.emplace(key, &c);
+  return c;
+}
 
 RequestStats& WorkerMetrics::requestStats(std::string_view direction, std::string_view service, std::string_view peer) {
   std::string key;

@@ -28,6 +28,13 @@ struct RequestStats {
   }
 };
 
+// Resilience counters of one service, resolved once per worker.
+struct PolicyStats {
+  prometheus::Counter* retries = nullptr;
+  prometheus::Counter* budget_exhausted = nullptr;
+  std::array<prometheus::Counter*, 4> overflow{};  // by policy::Threshold
+};
+
 // The metrics one worker writes. Only that worker's thread records into it.
 class WorkerMetrics {
  public:
@@ -39,6 +46,8 @@ class WorkerMetrics {
   prometheus::Counter& malformed(std::string_view reason);
   prometheus::Counter& rejected(std::string_view reason);
   prometheus::Counter& tlsHandshakeError(std::string_view reason);
+  PolicyStats& policyStats(std::string_view service);
+  prometheus::Counter& rateLimited(std::string_view listener);
 
   prometheus::Gauge& downstream_active;
   prometheus::Gauge& upstream_active;
@@ -51,6 +60,12 @@ class WorkerMetrics {
   prometheus::Family<prometheus::Counter>& malformed_;
   prometheus::Family<prometheus::Counter>& rejected_;
   prometheus::Family<prometheus::Counter>& tls_errors_;
+  prometheus::Family<prometheus::Counter>& retries_;
+  prometheus::Family<prometheus::Counter>& budget_exhausted_;
+  prometheus::Family<prometheus::Counter>& overflow_;
+  prometheus::Family<prometheus::Counter>& rate_limited_;
+  std::unordered_map<std::string, std::unique_ptr<PolicyStats>> policy_stats_;
+  std::unordered_map<std::string, prometheus::Counter*> rate_limited_by_listener_;
   std::unordered_map<std::string, prometheus::Counter*> tls_errors_by_reason_;
   std::mutex mutex_;  // guards the caches below (config time only)
   std::unordered_map<std::string, std::unique_ptr<RequestStats>> stats_;

@@ -52,6 +52,35 @@ struct Tls {
   bool reload = true;               // watch the files and swap without dropping connections
 };
 
+// Per-service retry policy (`retry`). Absent: connect failures are tried
+// once more on another endpoint, nothing else is retried.
+struct Retry {
+  uint32_t attempts = 2;  // in total, the first included
+  Duration per_try_timeout{0};
+  std::vector<std::string> on{"connect-failure", "gateway-error"};
+  Duration backoff_base{25};
+  Duration backoff_max{250};
+  double budget_percent = 20;
+  double budget_min_per_second = 10;
+  uint64_t max_buffered_body = 64 * 1024;
+  bool allow_non_idempotent = false;
+  bool operator==(const Retry&) const = default;
+};
+
+struct CircuitBreaker {
+  uint32_t max_connections = 1024;
+  uint32_t max_pending = 1024;
+  uint32_t max_requests = 1024;
+  uint32_t max_retries = 3;
+  bool operator==(const CircuitBreaker&) const = default;
+};
+
+struct RateLimit {
+  double rps = 0;
+  uint32_t burst = 0;
+  bool operator==(const RateLimit&) const = default;
+};
+
 enum class InboundTlsMode { strict, permissive, disabled };
 enum class OutboundTlsMode { mutual, disabled };
 
@@ -59,6 +88,7 @@ struct Inbound {
   std::string name;
   InboundTlsMode tls_mode = InboundTlsMode::strict;
   std::vector<std::string> allow;  // authorization.allow; empty: any verified peer
+  std::optional<RateLimit> rate_limit;
   Address listen;
   Address app;
   Protocol protocol = Protocol::http;
@@ -94,6 +124,8 @@ struct Service {
   Discovery discovery;
   Timeouts timeouts;
   LoadBalancer load_balancer = LoadBalancer::round_robin;
+  std::optional<Retry> retry;
+  CircuitBreaker circuit_breaker;
 };
 
 struct Outbound {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "dataplane/config/config.h"
+#include "policy/retry_policy.h"
 
 namespace hawser::config {
 namespace {
@@ -177,6 +178,39 @@ Timeouts readTimeouts(const Field& f) {
   return t;
 }
 
+Retry readRetry(const Field& f) {
+  f.expectMap({"attempts", "per_try_timeout", "on", "backoff", "budget", "max_buffered_body", "allow_non_idempotent"});
+  Retry r;
+  if (auto v = f.child("attempts"); v.present()) r.attempts = static_cast<uint32_t>(v.unsignedInt(1, 10));
+  if (auto v = f.child("per_try_timeout"); v.present()) r.per_try_timeout = v.duration();
+  if (auto on = f.child("on"); on.present()) {
+    r.on.clear();
+    size_t n = on.expectList();
+    policy::RetryConditions conditions;
+    for (size_t i = 0; i < n; ++i) {
+      auto text = on.item(i).nonEmptyString();
+      if (auto error = conditions.add(text); !error.empty()) on.item(i).fail(error);
+      r.on.push_back(text);
+    }
+  }
+  if (auto b = f.child("backoff"); b.present()) {
+    b.expectMap({"base", "max"});
+    if (auto v = b.child("base"); v.present()) r.backoff_base = v.duration();
+    if (auto v = b.child("max"); v.present()) r.backoff_max = v.duration();
+    if (r.backoff_max < r.backoff_base) b.child("max").fail("must not be less than backoff.base");
+  }
+  if (auto b = f.child("budget"); b.present()) {
+    b.expectMap({"percent", "min_per_second"});
+    if (auto v = b.child("percent"); v.present()) r.budget_percent = static_cast<double>(v.unsignedInt(0, 1000));
+    if (auto v = b.child("min_per_second"); v.present()) {
+      r.budget_min_per_second = static_cast<double>(v.unsignedInt(0, 1'000'000));
+    }
+  }
+  if (auto v = f.child("max_buffered_body"); v.present()) r.max_buffered_body = v.unsignedInt(0, 64 << 20);
+  if (auto v = f.child("allow_non_idempotent"); v.present()) r.allow_non_idempotent = v.boolean();
+  return r;
+}
+
 Protocol readProtocol(const Field& f) {
   if (!f.present()) return Protocol::http;
   return f.oneOf<Protocol>({{"http", Protocol::http}, {"tcp", Protocol::tcp}});
@@ -308,8 +342,16 @@ Config parse(const YAML::Node& root, const std::string& source) {
     size_t n = f.expectList();
     for (size_t i = 0; i < n; ++i) {
       auto e = f.item(i);
-      e.expectMap({"name", "listen", "app", "protocol", "timeouts", "tls", "authorization"});
+      e.expectMap({"name", "listen", "app", "protocol", "timeouts", "tls", "authorization", "rate_limit"});
       Inbound in;
+      if (auto rl = e.child("rate_limit"); rl.present()) {
+        rl.expectMap({"rps", "burst"});
+        RateLimit r;
+        r.rps = static_cast<double>(rl.child("rps").required().unsignedInt(1, 10'000'000));
+        r.burst = rl.child("burst").present() ? static_cast<uint32_t>(rl.child("burst").unsignedInt(1, 10'000'000))
+                                              : static_cast<uint32_t>(r.rps);
+        in.rate_limit = r;
+      }
       if (auto t = e.child("tls"); t.present()) {
         t.expectMap({"mode"});
         in.tls_mode = t.child("mode").required().oneOf<InboundTlsMode>({{"strict", InboundTlsMode::strict},
@@ -358,8 +400,20 @@ Config parse(const YAML::Node& root, const std::string& source) {
       size_t n = s.expectList();
       for (size_t i = 0; i < n; ++i) {
         auto e = s.item(i);
-        e.expectMap({"name", "alias", "protocol", "discovery", "timeouts", "load_balancer", "tls"});
+        e.expectMap({"name", "alias", "protocol", "discovery", "timeouts", "load_balancer", "tls", "retry",
+                     "circuit_breaker"});
         Service svc;
+        if (auto r = e.child("retry"); r.present()) svc.retry = readRetry(r);
+        if (auto cb = e.child("circuit_breaker"); cb.present()) {
+          cb.expectMap({"max_connections", "max_pending", "max_requests", "max_retries"});
+          auto limit = [&](const char* key, uint32_t& out) {
+            if (auto v = cb.child(key); v.present()) out = static_cast<uint32_t>(v.unsignedInt(1, 1'000'000'000));
+          };
+          limit("max_connections", svc.circuit_breaker.max_connections);
+          limit("max_pending", svc.circuit_breaker.max_pending);
+          limit("max_requests", svc.circuit_breaker.max_requests);
+          limit("max_retries", svc.circuit_breaker.max_retries);
+        }
         if (auto t = e.child("tls"); t.present()) {
           t.expectMap({"mode", "sans", "namespace"});
           if (auto m = t.child("mode"); m.present()) {
