@@ -11,6 +11,7 @@
 #include "dataplane/config/config_json.h"
 #include "discovery/cloudmap/cloudmap_source.h"
 #include "discovery/cloudmap/credentials_provider.h"
+#include "discovery/dns/dns_source.h"
 #include "telemetry/log.h"
 
 namespace hawser {
@@ -48,12 +49,63 @@ Server::Server(config::Config cfg, ServerOptions options)
 
 Server::~Server() {
   for (auto& [name, watch] : cloudmap_) watch.source->stop();
+  for (auto& [name, watch] : dns_) watch.source->stop();
   for (auto& w : workers_) w->stop();
+}
+
+void Server::syncDnsSources() {
+  const auto& cfg = *snapshot_->config;
+  std::map<std::string, std::string> wanted;
+  auto keyOf = [&](const config::Service& svc) {
+    std::string key = svc.discovery.dns_name + (svc.discovery.dns_srv ? "|srv" : "|a|" + std::to_string(svc.discovery.dns_port));
+    for (const auto& s : cfg.dns.servers) key += "|" + s;
+    key += "|" + std::to_string(cfg.dns.min_ttl.count()) + "|" + std::to_string(cfg.dns.refresh.count()) + "|" +
+           std::to_string(cfg.dns.negative_ttl.count()) + "|" + std::to_string(cfg.dns.timeout.count());
+    return key;
+  };
+  for (const auto& svc : cfg.outbound.services) {
+    if (svc.discovery.kind == config::Discovery::Kind::dns) wanted[svc.name] = keyOf(svc);
+  }
+  for (auto it = dns_.begin(); it != dns_.end();) {
+    auto w = wanted.find(it->first);
+    if (w == wanted.end() || w->second != it->second.key) {
+      it->second.source->stop();
+      it = dns_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& svc : cfg.outbound.services) {
+    if (svc.discovery.kind != config::Discovery::Kind::dns || dns_.count(svc.name)) continue;
+    discovery::dns::DnsSourceConfig dc;
+    dc.servers = cfg.dns.servers;
+    dc.name = svc.discovery.dns_name;
+    dc.kind = svc.discovery.dns_srv ? discovery::dns::DnsRecordKind::srv : discovery::dns::DnsRecordKind::address;
+    dc.port = svc.discovery.dns_port;
+    dc.min_ttl = cfg.dns.min_ttl;
+    dc.max_ttl = cfg.dns.refresh;
+    dc.negative_ttl = cfg.dns.negative_ttl;
+    dc.timeout = cfg.dns.timeout;
+    const std::string name = svc.name;
+    auto source = std::make_unique<discovery::dns::DnsSource>(
+        main_.get_executor(), dc,
+        [this, name](const std::vector<discovery::EndpointSpec>& specs) { applyDiscoveredSet(name, specs, "dns"); },
+        [this, name](const discovery::dns::DnsSourceError& e) {
+          metrics_.main().discovery_errors.Increment();
+          log::warn("DNS refresh failed; keeping the last endpoints",
+                    {{"service", name}, {"kind", e.kind}, {"error", e.message}});
+        });
+    source->start();
+    dns_[name] = DnsWatch{wanted[name], std::move(source)};
+  }
 }
 
 bool Server::ready() const {
   if (state_ != State::live) return false;
   for (const auto& [name, watch] : cloudmap_) {
+    if (!watch.source->stats().warmed.load()) return false;
+  }
+  for (const auto& [name, watch] : dns_) {
     if (!watch.source->stats().warmed.load()) return false;
   }
   return true;
@@ -105,7 +157,7 @@ void Server::syncCloudMapSources() {
         [this, name](const std::vector<discovery::aws::Endpoint>& endpoints) {
           std::vector<discovery::EndpointSpec> specs;
           for (const auto& e : endpoints) specs.push_back({e.host, e.port, e.attributes});
-          applyCloudMapUpdate(name, std::move(specs));
+          applyDiscoveredSet(name, specs, "cloudmap");
         },
         [this, name](const discovery::cloudmap::CloudMapSourceError& e) {
           metrics_.main().discovery_errors.Increment();
@@ -117,7 +169,8 @@ void Server::syncCloudMapSources() {
   }
 }
 
-void Server::applyCloudMapUpdate(const std::string& service, std::vector<discovery::EndpointSpec> specs) {
+void Server::applyDiscoveredSet(const std::string& service, const std::vector<discovery::EndpointSpec>& specs,
+                                const char* source_name) {
   auto cluster = snapshot_->service(service);
   if (!cluster) return;
   auto set = discovery::mergeEndpoints(cluster->latest().get(), specs);
@@ -126,7 +179,7 @@ void Server::applyCloudMapUpdate(const std::string& service, std::vector<discove
     asio::post(w->context(), [cluster, set, id = w->id()] { cluster->install(id, set); });
   }
   metrics_.main().endpoints.Add({{"service", service}, {"state", "healthy"}}).Set(static_cast<double>(set->size()));
-  log::info("endpoints updated", {{"service", service}, {"count", set->size()}, {"source", "cloudmap"}});
+  log::info("endpoints updated", {{"service", service}, {"count", set->size()}, {"source", source_name}});
 }
 
 double Server::uptimeSeconds() const {
@@ -180,6 +233,7 @@ void Server::publish(std::shared_ptr<const Snapshot> snap, std::map<std::string,
       ++it;
   }
   syncCloudMapSources();
+  syncDnsSources();
   for (const auto& [name, path] : snapshot_->file_sources) {
     if (!file_sources_.count(name)) {
       discovery::FileSource source(path);
@@ -328,6 +382,7 @@ void Server::waitForDrain() {
     admin_->stop();
     file_timer_.cancel();
     for (auto& [name, watch] : cloudmap_) watch.source->stop();
+    for (auto& [name, watch] : dns_) watch.source->stop();
     tls_timer_.cancel();
     main_.stop();
     return;

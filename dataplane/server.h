@@ -26,6 +26,9 @@ namespace discovery::cloudmap {
 class CloudMapSource;
 class CredentialsProvider;
 }  // namespace discovery::cloudmap
+namespace discovery::dns {
+class DnsSource;
+}
 
 struct ServerOptions {
   std::string config_path;         // empty: HAWSER_CONFIG / HAWSER_CONFIG_YAML
@@ -73,7 +76,9 @@ class Server {
   bool installTls(const std::optional<config::Tls>& files, std::string& error);
   void watchTlsFiles();
   void syncCloudMapSources();
-  void applyCloudMapUpdate(const std::string& service, std::vector<discovery::EndpointSpec> specs);
+  void syncDnsSources();
+  void applyDiscoveredSet(const std::string& service, const std::vector<discovery::EndpointSpec>& specs,
+                          const char* source_name);
   void startFileDiscovery();
   void pollFiles();
   void waitForDrain();
@@ -98,6 +103,11 @@ class Server {
     std::unique_ptr<discovery::cloudmap::CloudMapSource> source;
   };
   std::map<std::string, CloudMapWatch> cloudmap_;  // by service name
+  struct DnsWatch {
+    std::string key;
+    std::unique_ptr<discovery::dns::DnsSource> source;
+  };
+  std::map<std::string, DnsWatch> dns_;  // by service name
   std::shared_ptr<discovery::cloudmap::CredentialsProvider> aws_credentials_;
   bool aws_credentials_made_ = false;
   std::shared_ptr<const TlsState> tls_;

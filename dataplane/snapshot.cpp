@@ -32,7 +32,10 @@ bool sameCluster(const config::Service& a, const config::Service& b) {
          a.sans == b.sans && a.retry == b.retry && a.circuit_breaker == b.circuit_breaker && a.timeouts.connect == b.timeouts.connect &&
          a.timeouts.request == b.timeouts.request && a.timeouts.idle == b.timeouts.idle &&
          a.discovery.kind == b.discovery.kind && a.discovery.endpoints == b.discovery.endpoints &&
-         a.discovery.file == b.discovery.file;
+         a.discovery.file == b.discovery.file && a.discovery.cloudmap_namespace == b.discovery.cloudmap_namespace &&
+         a.discovery.cloudmap_service == b.discovery.cloudmap_service &&
+         a.discovery.cloudmap_query == b.discovery.cloudmap_query && a.discovery.dns_name == b.discovery.dns_name &&
+         a.discovery.dns_srv == b.discovery.dns_srv && a.discovery.dns_port == b.discovery.dns_port;
 }
 
 const config::Service* findService(const config::Config& c, const std::string& name) {
@@ -148,7 +151,8 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
       if (svc.discovery.kind == config::Discovery::Kind::static_list) {
         installEverywhere(*cluster, workers,
                           discovery::mergeEndpoints(old_set.get(), toPairs(svc.discovery.endpoints)));
-      } else if (svc.discovery.kind == config::Discovery::Kind::cloudmap) {
+      } else if (svc.discovery.kind == config::Discovery::Kind::cloudmap ||
+                 svc.discovery.kind == config::Discovery::Kind::dns) {
         // Filled by the Cloud Map source; a rebuilt cluster starts from the last set.
         if (old_set) installEverywhere(*cluster, workers, old_set);
       } else {

@@ -104,14 +104,26 @@ struct CloudMap {
   std::string health_status = "HEALTHY";  // HEALTHY | UNHEALTHY | ALL | HEALTHY_OR_ELSE_ALL
 };
 
+// Shared settings of every DNS source (top-level `discovery.dns`).
+struct Dns {
+  std::vector<std::string> servers;  // "ip[:port]"; empty: /etc/resolv.conf
+  Duration min_ttl{1000};            // TTL clamps: re-resolve no sooner / no later
+  Duration refresh{300000};          // the upper clamp (max TTL)
+  Duration negative_ttl{5000};       // retry after NXDOMAIN, SERVFAIL, timeouts
+  Duration timeout{2000};
+};
+
 struct Discovery {
-  enum class Kind { static_list, file, cloudmap };
+  enum class Kind { static_list, file, cloudmap, dns };
   Kind kind = Kind::static_list;
   std::vector<Address> endpoints;  // static
   std::string file;                // file
   std::string cloudmap_namespace;  // cloudmap
   std::string cloudmap_service;
   std::vector<std::pair<std::string, std::string>> cloudmap_query;
+  std::string dns_name;  // dns: an SRV name, or an A/AAAA name with dns_port
+  bool dns_srv = true;
+  uint16_t dns_port = 0;
 };
 
 struct Service {
@@ -147,6 +159,7 @@ struct Config {
   Limits limits;
   std::optional<Tls> tls;
   std::optional<CloudMap> cloudmap;
+  Dns dns;
   std::vector<Inbound> inbound;
   Outbound outbound;
   std::string metrics_path = "/metrics";

@@ -60,6 +60,9 @@ boost::json::value toJson(const Config& c) {
       o["discovery"] = {{"static", eps}};
     } else if (s.discovery.kind == Discovery::Kind::file) {
       o["discovery"] = {{"file", s.discovery.file}};
+    } else if (s.discovery.kind == Discovery::Kind::dns) {
+      if (s.discovery.dns_srv) o["discovery"] = {{"dns", {{"srv", s.discovery.dns_name}}}};
+      else o["discovery"] = {{"dns", {{"a", s.discovery.dns_name}, {"port", s.discovery.dns_port}}}};
     } else {
       boost::json::object q;
       for (const auto& [k, v] : s.discovery.cloudmap_query) q[k] = v;

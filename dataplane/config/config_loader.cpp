@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "dataplane/config/config.h"
+#include <boost/asio/ip/address.hpp>
+
 #include "policy/retry_policy.h"
 
 namespace hawser::config {
@@ -217,15 +219,30 @@ Protocol readProtocol(const Field& f) {
 }
 
 Discovery readDiscovery(const Field& f, bool have_cloudmap) {
-  f.required().expectMap({"static", "file", "cloudmap"});
+  f.required().expectMap({"static", "file", "cloudmap", "dns"});
   Discovery d;
   auto st = f.child("static");
   auto file = f.child("file");
   auto cm = f.child("cloudmap");
-  if (int(st.present()) + int(file.present()) + int(cm.present()) != 1) {
-    f.fail("exactly one of static, file, cloudmap is required");
+  auto dns = f.child("dns");
+  if (int(st.present()) + int(file.present()) + int(cm.present()) + int(dns.present()) != 1) {
+    f.fail("exactly one of static, file, cloudmap, dns is required");
   }
-  if (cm.present()) {
+  if (dns.present()) {
+    dns.expectMap({"srv", "a", "port"});
+    d.kind = Discovery::Kind::dns;
+    auto srv = dns.child("srv");
+    auto a = dns.child("a");
+    if (srv.present() == a.present()) dns.fail("exactly one of srv, a is required");
+    if (srv.present()) {
+      d.dns_name = srv.nonEmptyString();
+      if (dns.child("port").present()) dns.child("port").fail("srv records carry the port; remove port");
+    } else {
+      d.dns_srv = false;
+      d.dns_name = a.nonEmptyString();
+      d.dns_port = static_cast<uint16_t>(dns.child("port").required().unsignedInt(1, 65535));
+    }
+  } else if (cm.present()) {
     cm.expectMap({"namespace", "service", "query"});
     d.kind = Discovery::Kind::cloudmap;
     d.cloudmap_namespace = cm.child("namespace").required().nonEmptyString();
@@ -266,7 +283,29 @@ Config parse(const YAML::Node& root, const std::string& source) {
   top.expectMap({"node", "admin", "workers", "drain_timeout", "limits", "tls", "discovery", "inbound", "outbound",
                  "telemetry"});
   if (auto f = top.child("discovery"); f.present()) {
-    f.expectMap({"cloudmap"});
+    f.expectMap({"cloudmap", "dns"});
+    if (auto dns = f.child("dns"); dns.present()) {
+      dns.expectMap({"servers", "min_ttl", "refresh", "negative_ttl", "timeout"});
+      if (auto s = dns.child("servers"); s.present()) {
+        size_t n = s.expectList();
+        for (size_t i = 0; i < n; ++i) {
+          auto text = s.item(i).nonEmptyString();
+          boost::system::error_code ec;
+          auto colon = text.rfind(':');
+          auto host = colon != std::string::npos && text.find(':') == colon ? text.substr(0, colon) : text;
+          if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.find(']') - 1);
+          boost::asio::ip::make_address(host, ec);
+          if (ec) s.item(i).fail("a DNS server must be an IP address, optionally with :port");
+          c.dns.servers.push_back(text);
+        }
+      }
+      if (auto v = dns.child("min_ttl"); v.present()) c.dns.min_ttl = v.duration();
+      if (auto v = dns.child("refresh"); v.present()) c.dns.refresh = v.duration();
+      if (auto v = dns.child("negative_ttl"); v.present()) c.dns.negative_ttl = v.duration();
+      if (auto v = dns.child("timeout"); v.present()) c.dns.timeout = v.duration();
+      if (c.dns.refresh < c.dns.min_ttl) dns.child("refresh").fail("must not be less than min_ttl");
+      if (c.dns.timeout.count() == 0) dns.child("timeout").fail("must be greater than 0");
+    }
     if (auto cm = f.child("cloudmap"); cm.present()) {
       cm.expectMap({"endpoint", "region", "poll_interval", "health_refresh", "health_status"});
       CloudMap m;
