@@ -177,6 +177,35 @@ class SdkTest(unittest.TestCase):
         self.assertTrue(logs)
         self.assertTrue(all(l["access_key"] == ACCESS_KEY and l["session_token"] for l in logs))
 
+    def test_sidecar_reads_what_the_sdk_wrote(self):
+        """hawser's own Cloud Map client (SigV4-signed, from the environment's
+        credentials) discovers exactly the instances the AWS SDK registered."""
+        import hawser_harness as hh
+        reg = Registry(self, "--credentials", "%s:%s" % (ACCESS_KEY, SECRET))
+        steps = run_node(reg, "flow", "sdk.local", "web")["steps"]
+        discovered = {i["InstanceId"]: i["Attributes"] for i in steps["discovered"]}
+        left = {i: discovered[i] for i in steps["after_deregister"]}
+        expected_healthy = sorted("%s:%s" % (left[i]["AWS_INSTANCE_IPV4"], left[i]["AWS_INSTANCE_PORT"])
+                                  for i in left if steps["health"][i] == "HEALTHY")
+        expected_all = sorted("%s:%s" % (a["AWS_INSTANCE_IPV4"], a["AWS_INSTANCE_PORT"]) for a in left.values())
+        self.assertEqual(len(expected_all), 2)
+        self.assertEqual(len(expected_healthy), 1)
+        env = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET,
+               "AWS_SESSION_TOKEN": "session-token-9"}
+        for status, expected in (("HEALTHY", expected_healthy), ("ALL", expected_all)):
+            cfg = {"admin": {"address": "127.0.0.1:0"}, "workers": 1,
+                   "discovery": {"cloudmap": {"endpoint": "http://%s" % reg.address, "poll_interval": "200ms",
+                                              "health_refresh": "1s", "health_status": status}},
+                   "outbound": {"services": [{"name": "web", "alias": "127.0.0.1:0",
+                                              "discovery": {"cloudmap": {"namespace": "sdk.local",
+                                                                         "service": "web"}}}]},
+                   "telemetry": {"access_log": {"path": "off"}}}
+            h = hh.start_hawser(self, cfg, name="sdk-reader-" + status.lower(), env=env)
+            got = sorted(e["address"] for e in h.admin_json("/clusters")["clusters"][0]["endpoints"])
+            self.assertEqual(got, expected, "health_status %s" % status)
+            self.assertEqual(h.metric("hawser_discovery_errors_total"), 0)
+            h.stop()
+
     def test_sdk_errors(self):
         reg = Registry(self, "--credentials", "%s:%s" % (ACCESS_KEY, SECRET))
         r = run_node(reg, "call", "GetService", json.dumps({"Id": "srv-doesnotexist00"}))
