@@ -25,7 +25,11 @@ HEAD, 1xx, 204 and 304 responses carry no body.  `GET /__stats` returns
 `Upgrade:` requests (e.g. WebSocket) get 101 and then raw bytes are echoed.
 `Expect: 100-continue` requests get an interim 100 Continue before the body is read.
 
-CLI: python3 fake_upstream.py --port N --name NAME
+Per instance: FakeUpstream(name, defaults={"x-fake-status": "503"}) applies those
+steering headers to every request that does not carry them (CLI: --default NAME=VALUE,
+repeatable), e.g. an instance that always answers 503, is always slow, or always hangs.
+
+CLI: python3 fake_upstream.py --port N --name NAME [--default x-fake-status=503]
 """
 
 import argparse
@@ -121,8 +125,11 @@ class _Conn:
 
 
 class FakeUpstream:
-    def __init__(self, name="fake", host="127.0.0.1", port=0, idle_timeout=None):
+    def __init__(self, name="fake", host="127.0.0.1", port=0, idle_timeout=None, defaults=None):
         self.name = name
+        # Per-instance steering: x-fake-* headers applied to every request that does not
+        # carry them itself, e.g. {"x-fake-status": "503"} for "this instance always fails".
+        self.defaults = {k.lower(): str(v) for k, v in (defaults or {}).items()}
         self.idle_timeout = idle_timeout   # server-side keep-alive timeout (seconds), None = forever
         self.idle_closes = 0               # connections closed by that timeout
         self.host = host
@@ -272,6 +279,8 @@ class FakeUpstream:
         for k, v in headers:
             lk = k.lower()
             h[lk] = (h[lk] + ", " + v) if lk in h else v
+        for k, v in self.defaults.items():
+            h.setdefault(k, v)
         conn_tokens = [t.strip().lower() for t in h.get("connection", "").split(",") if t.strip()]
 
         # Upgrade (WebSocket style): 101, then echo raw bytes.
@@ -434,8 +443,11 @@ def main(argv=None):
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--name", default="fake")
     ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--default", action="append", default=[], metavar="HEADER=VALUE",
+                    help="a steering header applied to every request without it (repeatable)")
     args = ap.parse_args(argv)
-    srv = FakeUpstream(args.name, args.host, args.port)
+    defaults = dict(d.split("=", 1) for d in args.default)
+    srv = FakeUpstream(args.name, args.host, args.port, defaults=defaults)
     port = srv.start()
     print(json.dumps({"msg": "fake upstream listening", "name": args.name,
                       "address": "%s:%d" % (args.host, port)}), flush=True)
