@@ -47,6 +47,7 @@ http::response<http::string_body> respond(Server& server, const http::request<ht
     o["state"] = state;
     o["version"] = HAWSER_VERSION;
     o["uptime_seconds"] = server.uptimeSeconds();
+    o["registration"] = server.registrationState();
     reply(http::status::ok, json, boost::json::serialize(o) + "\n");
   } else if (path == server.metricsPath() && get) {
     reply(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", server.metricsText());

@@ -4,6 +4,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <fstream>
 
@@ -11,6 +13,7 @@
 #include "dataplane/config/config_json.h"
 #include "discovery/cloudmap/cloudmap_source.h"
 #include "discovery/cloudmap/credentials_provider.h"
+#include "discovery/cloudmap/instance_registration.h"
 #include "discovery/dns/dns_source.h"
 #include "telemetry/log.h"
 
@@ -48,6 +51,8 @@ Server::Server(config::Config cfg, ServerOptions options)
 }
 
 Server::~Server() {
+  if (app_health_) app_health_->stop();
+  if (registration_) registration_->stop();
   for (auto& [name, watch] : cloudmap_) watch.source->stop();
   for (auto& [name, watch] : dns_) watch.source->stop();
   for (auto& w : workers_) w->stop();
@@ -87,7 +92,9 @@ void Server::syncDnsSources() {
     dc.negative_ttl = cfg.dns.negative_ttl;
     dc.timeout = cfg.dns.timeout;
     const std::string name = svc.name;
-    auto source = std::make_unique<discovery::dns::DnsSource>(
+    std::unique_ptr<discovery::dns::DnsSource> source;
+    try {
+      source = std::make_unique<discovery::dns::DnsSource>(
         main_.get_executor(), dc,
         [this, name](const std::vector<discovery::EndpointSpec>& specs) { applyDiscoveredSet(name, specs, "dns"); },
         [this, name](const discovery::dns::DnsSourceError& e) {
@@ -95,6 +102,12 @@ void Server::syncDnsSources() {
           log::warn("DNS refresh failed; keeping the last endpoints",
                     {{"service", name}, {"kind", e.kind}, {"error", e.message}});
         });
+    } catch (const std::exception& e) {
+      // Validation should have caught it; never leave publish() half done.
+      metrics_.main().discovery_errors.Increment();
+      log::error("cannot start DNS discovery", {{"service", name}, {"error", e.what()}});
+      continue;
+    }
     source->start();
     dns_[name] = DnsWatch{wanted[name], std::move(source)};
   }
@@ -134,12 +147,7 @@ void Server::syncCloudMapSources() {
   }
   for (const auto& svc : cfg.outbound.services) {
     if (svc.discovery.kind != config::Discovery::Kind::cloudmap || cloudmap_.count(svc.name)) continue;
-    if (!aws_credentials_made_) {
-      aws_credentials_ = discovery::cloudmap::makeDefaultCredentialsProvider(
-          main_.get_executor(), discovery::cloudmap::processEnvironment(), discovery::cloudmap::fileReader());
-      aws_credentials_made_ = true;
-      if (!aws_credentials_) log::warn("no AWS credentials found: Cloud Map requests are sent unsigned");
-    }
+    awsCredentials();
     const auto& g = *cfg.cloudmap;
     discovery::cloudmap::CloudMapSourceConfig sc;
     sc.endpoint = g.endpoint;
@@ -152,7 +160,9 @@ void Server::syncCloudMapSources() {
     sc.poll_interval = g.poll_interval;
     sc.health_refresh = g.health_refresh;
     const std::string name = svc.name;
-    auto source = std::make_unique<discovery::cloudmap::CloudMapSource>(
+    std::unique_ptr<discovery::cloudmap::CloudMapSource> source;
+    try {
+      source = std::make_unique<discovery::cloudmap::CloudMapSource>(
         main_.get_executor(), sc, aws_credentials_,
         [this, name](const std::vector<discovery::aws::Endpoint>& endpoints) {
           std::vector<discovery::EndpointSpec> specs;
@@ -164,9 +174,135 @@ void Server::syncCloudMapSources() {
           log::warn("Cloud Map refresh failed; keeping the last endpoints",
                     {{"service", name}, {"kind", e.kind}, {"error", e.message}});
         });
+    } catch (const std::exception& e) {
+      metrics_.main().discovery_errors.Increment();
+      log::error("cannot start Cloud Map discovery", {{"service", name}, {"error", e.what()}});
+      continue;
+    }
     source->start();
     cloudmap_[name] = CloudMapWatch{wanted[name], std::move(source)};
   }
+}
+
+std::shared_ptr<discovery::cloudmap::CredentialsProvider> Server::awsCredentials() {
+  if (!aws_credentials_made_) {
+    aws_credentials_ = discovery::cloudmap::makeDefaultCredentialsProvider(
+        main_.get_executor(), discovery::cloudmap::processEnvironment(), discovery::cloudmap::fileReader());
+    aws_credentials_made_ = true;
+    if (!aws_credentials_) log::warn("no AWS credentials found: Cloud Map requests are sent unsigned");
+  }
+  return aws_credentials_;
+}
+
+namespace {
+std::string hostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0 || !buf[0]) return "hawser";
+  return buf;
+}
+
+// An IPv4 address to advertise for a listener bound to 0.0.0.0 or a name:
+// the host name's first non-loopback IPv4 address (the task ENI's in awsvpc).
+std::string advertisedIpv4(asio::io_context& ctx, const std::string& listen_host) {
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(listen_host, ec);
+  if (!ec && ip.is_v4() && !ip.is_unspecified()) return ip.to_string();
+  std::string fallback;
+  for (const auto& name : {hostName(), listen_host}) {
+    if (name.empty() || name == "0.0.0.0" || name == "::") continue;
+    tcp::resolver resolver(ctx);
+    auto results = resolver.resolve(tcp::v4(), name, "", ec);
+    if (ec) continue;
+    for (const auto& r : results) {
+      auto a = r.endpoint().address();
+      if (!a.is_v4() || a.is_unspecified()) continue;
+      if (!a.is_loopback()) return a.to_string();
+      if (fallback.empty()) fallback = a.to_string();
+    }
+  }
+  if (fallback.empty()) {
+    throw std::runtime_error("node.register: cannot tell which IPv4 address to register for listen host \"" +
+                             listen_host + "\"; set node.advertise_address");
+  }
+  return fallback;
+}
+}  // namespace
+
+void Server::startRegistration() {
+  const auto& cfg = *snapshot_->config;
+  const auto& node = cfg.node;
+  if (!node.register_instance || !cfg.cloudmap || cfg.inbound.empty()) return;
+  const auto& in = cfg.inbound.front();
+  uint16_t port = in.listen.port;
+  for (const auto& l : snapshot_->listeners) {
+    if (l.kind != ListenerSpec::Kind::inbound || l.name != in.name) continue;
+    if (auto b = bound_.find(l.key()); b != bound_.end()) port = b->second.endpoint.port();
+  }
+  std::string ip;
+  uint16_t advertised_port = port;
+  if (node.advertise_address) {
+    ip = node.advertise_address->host;
+    if (node.advertise_address->port != 0) advertised_port = node.advertise_address->port;
+  } else {
+    ip = advertisedIpv4(main_, in.listen.host);
+  }
+  discovery::cloudmap::InstanceRegistrationConfig rc;
+  rc.endpoint = cfg.cloudmap->endpoint;
+  rc.region = cfg.cloudmap->region;
+  rc.namespace_name = node.cloudmap_namespace;
+  rc.service_name = node.cloudmap_service;
+  rc.instance_id = node.instance_id;
+  if (rc.instance_id.empty()) {
+    for (char c : hostName() + "-" + std::to_string(port)) {
+      rc.instance_id += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') ? c : '-';
+    }
+    if (rc.instance_id.size() > 64) rc.instance_id = rc.instance_id.substr(rc.instance_id.size() - 64);
+  }
+  for (const auto& [k, v] : node.attributes) rc.attributes[k] = v;
+  rc.attributes["AWS_INSTANCE_IPV4"] = ip;
+  rc.attributes["AWS_INSTANCE_PORT"] = std::to_string(advertised_port);
+  const std::string where = node.cloudmap_namespace + "/" + node.cloudmap_service;
+  const std::string instance = rc.instance_id;
+  registration_ = std::make_unique<discovery::cloudmap::InstanceRegistration>(
+      main_.get_executor(), rc, awsCredentials(),
+      [this, where, instance](const discovery::cloudmap::RegistrationError& e) {
+        metrics_.main().discovery_errors.Increment();
+        log::warn("Cloud Map registration call failed; retrying",
+                  {{"service", where}, {"instance", instance}, {"operation", e.operation}, {"kind", e.kind},
+                   {"error", e.message}});
+      },
+      [where, instance](const std::string& event) {
+        log::info("self-registration: " + event, {{"service", where}, {"instance", instance}});
+      });
+  discovery::cloudmap::AppHealthCheckConfig hc;
+  config::Address app = in.app;
+  hc.url = "http://" + app.str() + node.app_health.path;
+  hc.interval = node.app_health.interval;
+  hc.timeout = node.app_health.timeout;
+  app_health_ = std::make_unique<discovery::cloudmap::AppHealthCheck>(
+      main_.get_executor(), hc, [this, url = hc.url](bool healthy, const std::string& detail) {
+        if (!app_health_known_ || healthy != app_healthy_) {
+          if (healthy)
+            log::info("app health check passing", {{"url", url}});
+          else
+            log::warn("app health check failing", {{"url", url}, {"error", detail}});
+        }
+        app_health_known_ = true;
+        app_healthy_ = healthy;
+        if (registration_) registration_->setAppHealthy(healthy);
+      });
+  log::info("self-registration enabled", {{"service", where},
+                                          {"instance", instance},
+                                          {"address", ip + ":" + std::to_string(advertised_port)},
+                                          {"endpoint", registration_->endpointUrl()},
+                                          {"health_check", hc.url}});
+  registration_->start();
+  app_health_->start();
+}
+
+std::string Server::registrationState() const {
+  if (!registration_) return "disabled";
+  return std::string(discovery::cloudmap::toString(registration_->state()));
 }
 
 void Server::applyDiscoveredSet(const std::string& service, const std::vector<discovery::EndpointSpec>& specs,
@@ -289,6 +425,19 @@ void Server::watchTlsFiles() {
   });
 }
 
+// Ejected endpoints return when their time is up; checked ten times a second.
+void Server::evaluateOutliers() {
+  outlier_timer_.expires_after(std::chrono::milliseconds(100));
+  outlier_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& c : snapshot_->clusters) {
+      if (c->outlier) c->outlier->evaluate(now);
+    }
+    evaluateOutliers();
+  });
+}
+
 void Server::startFileDiscovery() {
   file_timer_.expires_after(std::chrono::milliseconds(500));
   file_timer_.async_wait([this](boost::system::error_code ec) {
@@ -365,6 +514,53 @@ std::string Server::reload() {
 void Server::drain() {
   if (state_ == State::draining) return;
   state_ = State::draining;
+  if (registration_) {
+    deregisterThenDrain();
+    return;
+  }
+  closeListenersAndDrain();
+}
+
+// Peers find this task through Cloud Map: take it out first, wait for that
+// (bounded), and keep serving for deregister_grace while the peers' next
+// polls drop it; only then stop accepting.
+void Server::deregisterThenDrain() {
+  if (app_health_) app_health_->stop();
+  const auto& cfg = *snapshot_->config;
+  auto bound = std::min<std::chrono::milliseconds>(std::chrono::seconds(2), cfg.drain_timeout / 2);
+  auto grace = cfg.node.deregister_grace;
+  auto started = std::chrono::steady_clock::now();
+  auto done = std::make_shared<bool>(false);
+  auto next = [this, done, grace, started](bool deregistered) {
+    if (*done) return;
+    *done = true;
+    deregister_timer_.cancel();
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    if (deregistered) {
+      log::info("deregistered from Cloud Map; serving through the deregister grace",
+                {{"took", config::formatDuration(took)}, {"grace", config::formatDuration(grace)}});
+    } else {
+      log::warn("deregistration did not complete in time; draining anyway",
+                {{"waited", config::formatDuration(took)}, {"grace", config::formatDuration(grace)}});
+    }
+    if (grace.count() == 0) {
+      closeListenersAndDrain();
+      return;
+    }
+    grace_timer_.expires_after(grace);
+    grace_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) closeListenersAndDrain();
+    });
+  };
+  log::info("draining: deregistering from Cloud Map first", {{"bound", config::formatDuration(bound)}});
+  deregister_timer_.expires_after(bound);
+  deregister_timer_.async_wait([next](boost::system::error_code ec) {
+    if (!ec) next(false);
+  });
+  registration_->deregister([next] { next(true); });
+}
+
+void Server::closeListenersAndDrain() {
   auto timeout = snapshot_->config->drain_timeout;
   log::info("draining", {{"timeout", config::formatDuration(timeout)}});
   for (auto& w : workers_) asio::post(w->context(), [w = w.get()] { w->beginDrain(); });
@@ -381,9 +577,12 @@ void Server::waitForDrain() {
     log::info("drained; exiting");
     admin_->stop();
     file_timer_.cancel();
+    if (app_health_) app_health_->stop();
+    if (registration_) registration_->stop();
     for (auto& [name, watch] : cloudmap_) watch.source->stop();
     for (auto& [name, watch] : dns_) watch.source->stop();
     tls_timer_.cancel();
+    outlier_timer_.cancel();
     main_.stop();
     return;
   }
@@ -415,6 +614,7 @@ int Server::run() {
     for (const auto& l : snapshot_->listeners) added.emplace(l.key(), bind(l));
     for (auto& w : workers_) w->start();
     publish(snapshot_, std::move(added), {});
+    startRegistration();
   } catch (const std::exception& e) {
     log::error("startup failed", {{"error", e.what()}});
     return 1;
@@ -429,6 +629,7 @@ int Server::run() {
   handleSignals();
   startFileDiscovery();
   watchTlsFiles();
+  evaluateOutliers();
   state_ = State::live;
   for (const auto& [key, b] : bound_) {
     log::info("listening", {{"listener", b.name}, {"kind", name(b.kind)}, {"address", str(b.endpoint)}});
@@ -452,7 +653,7 @@ std::string Server::clustersJson() const {
       boost::json::object o;
       o["address"] = e->key;
       o["health"] = "healthy";
-      o["ejected"] = false;
+      o["ejected"] = e->ejected.load(std::memory_order_relaxed);
       o["active_requests"] = e->active_requests.load(std::memory_order_relaxed);
       eps.push_back(std::move(o));
     }

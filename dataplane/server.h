@@ -25,6 +25,8 @@ class AdminServer;
 namespace discovery::cloudmap {
 class CloudMapSource;
 class CredentialsProvider;
+class InstanceRegistration;
+class AppHealthCheck;
 }  // namespace discovery::cloudmap
 namespace discovery::dns {
 class DnsSource;
@@ -59,6 +61,8 @@ class Server {
   // Re-reads the configuration; on failure keeps the old one. Returns the error.
   std::string reload();
   void drain();
+  // "disabled" without node.register, else "unregistered" | "registered" | "unhealthy".
+  std::string registrationState() const;
 
  private:
   struct BoundListener {
@@ -83,6 +87,13 @@ class Server {
   void pollFiles();
   void waitForDrain();
   void handleSignals();
+  std::shared_ptr<discovery::cloudmap::CredentialsProvider> awsCredentials();
+  // node.register: health-check the app, register once it is healthy. Throws on startup errors.
+  void startRegistration();
+  // Drain step 1 (with node.register): deregister (bounded wait), keep serving
+  // for node.deregister_grace, then closeListenersAndDrain().
+  void deregisterThenDrain();
+  void closeListenersAndDrain();
 
   ServerOptions options_;
   boost::asio::io_context main_{1};
@@ -110,9 +121,17 @@ class Server {
   std::map<std::string, DnsWatch> dns_;  // by service name
   std::shared_ptr<discovery::cloudmap::CredentialsProvider> aws_credentials_;
   bool aws_credentials_made_ = false;
+  std::unique_ptr<discovery::cloudmap::InstanceRegistration> registration_;
+  std::unique_ptr<discovery::cloudmap::AppHealthCheck> app_health_;
+  bool app_healthy_ = false;
+  bool app_health_known_ = false;
+  boost::asio::steady_timer deregister_timer_{main_};
+  boost::asio::steady_timer grace_timer_{main_};
   std::shared_ptr<const TlsState> tls_;
   TlsFileStamps tls_stamps_;
   boost::asio::steady_timer tls_timer_{main_};
+  boost::asio::steady_timer outlier_timer_{main_};
+  void evaluateOutliers();
   int exit_code_ = 0;
 };
 

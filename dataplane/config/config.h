@@ -29,10 +29,26 @@ struct Timeouts {
   Duration idle{60000};     // keep-alive and tunnel inactivity
 };
 
+// `node.app_health`: the local app's HTTP health check (self-registration).
+struct AppHealth {
+  std::string path = "/healthz";
+  Duration interval{1000};
+  Duration timeout{1000};
+};
+
 struct Node {
   std::string service;
   std::string ns;  // YAML key `namespace`
   std::string identity;
+  // Self-registration in Cloud Map (`node.register` and friends).
+  bool register_instance = false;  // YAML key `register`
+  std::string instance_id;         // empty: <hostname>-<first inbound listener port>
+  std::vector<std::pair<std::string, std::string>> attributes;  // custom attributes (version, AVAILABILITY_ZONE)
+  std::string cloudmap_namespace;                                // node.cloudmap.namespace
+  std::string cloudmap_service;                                  // node.cloudmap.service
+  AppHealth app_health;
+  std::optional<Address> advertise_address;  // AWS_INSTANCE_IPV4:AWS_INSTANCE_PORT; port 0: the bound port
+  Duration deregister_grace{0};              // keep serving this long after deregistering, before closing
 };
 
 struct Limits {
@@ -73,6 +89,16 @@ struct CircuitBreaker {
   uint32_t max_requests = 1024;
   uint32_t max_retries = 3;
   bool operator==(const CircuitBreaker&) const = default;
+};
+
+struct OutlierDetection {
+  uint32_t consecutive_5xx = 5;
+  uint32_t consecutive_gateway_errors = 5;
+  Duration interval{10000};
+  Duration base_ejection{30000};
+  Duration max_ejection{300000};
+  uint32_t max_ejection_percent = 10;
+  bool operator==(const OutlierDetection&) const = default;
 };
 
 struct RateLimit {
@@ -138,6 +164,7 @@ struct Service {
   LoadBalancer load_balancer = LoadBalancer::round_robin;
   std::optional<Retry> retry;
   CircuitBreaker circuit_breaker;
+  std::optional<OutlierDetection> outlier_detection;
 };
 
 struct Outbound {

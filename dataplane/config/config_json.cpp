@@ -14,6 +14,20 @@ boost::json::value toJson(const Config& c) {
   boost::json::object root;
   root["source"] = c.source;
   root["node"] = {{"service", c.node.service}, {"namespace", c.node.ns}, {"identity", c.node.identity}};
+  if (c.node.register_instance) {
+    auto& node = root["node"].as_object();
+    boost::json::object attrs;
+    for (const auto& [k, v] : c.node.attributes) attrs[k] = v;
+    node["register"] = true;
+    node["instance_id"] = c.node.instance_id;
+    node["attributes"] = std::move(attrs);
+    node["cloudmap"] = {{"namespace", c.node.cloudmap_namespace}, {"service", c.node.cloudmap_service}};
+    node["app_health"] = {{"path", c.node.app_health.path},
+                          {"interval", formatDuration(c.node.app_health.interval)},
+                          {"timeout", formatDuration(c.node.app_health.timeout)}};
+    if (c.node.advertise_address) node["advertise_address"] = c.node.advertise_address->str();
+    node["deregister_grace"] = formatDuration(c.node.deregister_grace);
+  }
   root["admin"] = {{"address", c.admin.str()}};
   root["workers"] = c.workers;
   root["drain_timeout"] = formatDuration(c.drain_timeout);

@@ -213,6 +213,59 @@ Retry readRetry(const Field& f) {
   return r;
 }
 
+// node.register, instance_id, attributes, cloudmap, app_health, advertise_address,
+// deregister_grace. Cross-checks needing the rest of the file are in parse().
+void readRegistration(const Field& f, Node& n) {
+  if (auto v = f.child("register"); v.present()) n.register_instance = v.boolean();
+  if (auto v = f.child("instance_id"); v.present()) {
+    n.instance_id = v.nonEmptyString();
+    if (n.instance_id.size() > 64) v.fail("must be at most 64 characters");
+    for (char ch : n.instance_id) {
+      if (!(std::isalnum(static_cast<unsigned char>(ch)) || std::strchr("_/:.@-", ch))) {
+        v.fail("may only hold letters, digits and _ / : . @ -");
+      }
+    }
+  }
+  if (auto v = f.child("attributes"); v.present()) {
+    n.attributes = v.stringMap();
+    for (const auto& [k, val] : n.attributes) {
+      if (k == "AWS_INSTANCE_IPV4" || k == "AWS_INSTANCE_PORT" || k == "AWS_INSTANCE_IPV6") {
+        v.child(k).fail("is set by hawser from the inbound listener; use node.advertise_address to change it");
+      }
+      if (k.empty() || k.size() > 255) v.child(k).fail("attribute names must be 1 to 255 characters");
+      if (val.size() > 1024) v.child(k).fail("attribute values must be at most 1024 characters");
+    }
+    if (n.attributes.size() > 28) v.fail("at most 28 attributes (Cloud Map allows 30, two are the address and port)");
+  }
+  if (auto cm = f.child("cloudmap"); cm.present()) {
+    cm.expectMap({"namespace", "service"});
+    n.cloudmap_namespace = cm.child("namespace").required().nonEmptyString();
+    n.cloudmap_service = cm.child("service").required().nonEmptyString();
+  } else if (n.register_instance) {
+    cm.fail("required key is missing (where to register: {namespace, service})");
+  }
+  if (auto h = f.child("app_health"); h.present()) {
+    h.expectMap({"path", "interval", "timeout"});
+    if (auto v = h.child("path"); v.present()) {
+      n.app_health.path = v.nonEmptyString();
+      if (n.app_health.path[0] != '/') v.fail("must start with /");
+    }
+    if (auto v = h.child("interval"); v.present()) n.app_health.interval = v.duration();
+    if (auto v = h.child("timeout"); v.present()) n.app_health.timeout = v.duration();
+    if (n.app_health.interval.count() == 0) h.child("interval").fail("must be greater than 0");
+    if (n.app_health.timeout.count() == 0) h.child("timeout").fail("must be greater than 0");
+  }
+  if (auto v = f.child("advertise_address"); v.present()) {
+    n.advertise_address = v.address();
+    boost::system::error_code ec;
+    auto ip = boost::asio::ip::make_address(n.advertise_address->host, ec);
+    if (ec || !ip.is_v4() || ip.is_unspecified()) {
+      v.fail("must be an IPv4 address and port (Cloud Map's AWS_INSTANCE_IPV4), e.g. 10.0.1.15:15000");
+    }
+  }
+  if (auto v = f.child("deregister_grace"); v.present()) n.deregister_grace = v.duration();
+}
+
 Protocol readProtocol(const Field& f) {
   if (!f.present()) return Protocol::http;
   return f.oneOf<Protocol>({{"http", Protocol::http}, {"tcp", Protocol::tcp}});
@@ -305,6 +358,8 @@ Config parse(const YAML::Node& root, const std::string& source) {
       if (auto v = dns.child("timeout"); v.present()) c.dns.timeout = v.duration();
       if (c.dns.refresh < c.dns.min_ttl) dns.child("refresh").fail("must not be less than min_ttl");
       if (c.dns.timeout.count() == 0) dns.child("timeout").fail("must be greater than 0");
+      if (c.dns.min_ttl.count() == 0) dns.child("min_ttl").fail("must be greater than 0");
+      if (c.dns.negative_ttl.count() == 0) dns.child("negative_ttl").fail("must be greater than 0");
     }
     if (auto cm = f.child("cloudmap"); cm.present()) {
       cm.expectMap({"endpoint", "region", "poll_interval", "health_refresh", "health_status"});
@@ -330,11 +385,15 @@ Config parse(const YAML::Node& root, const std::string& source) {
   }
   std::vector<std::pair<Address, Field>> listeners;
 
+  std::optional<Field> node_field;
   if (auto f = top.child("node"); f.present()) {
-    f.expectMap({"service", "namespace", "identity"});
+    node_field.emplace(f);
+    f.expectMap({"service", "namespace", "identity", "register", "instance_id", "attributes", "cloudmap", "app_health",
+                 "advertise_address", "deregister_grace"});
     if (auto s = f.child("service"); s.present()) c.node.service = s.nonEmptyString();
     if (auto s = f.child("namespace"); s.present()) c.node.ns = s.nonEmptyString();
     if (auto s = f.child("identity"); s.present()) c.node.identity = s.nonEmptyString();
+    readRegistration(f, c.node);
   }
   if (auto f = top.child("admin"); f.present()) {
     f.expectMap({"address"});
@@ -440,8 +499,26 @@ Config parse(const YAML::Node& root, const std::string& source) {
       for (size_t i = 0; i < n; ++i) {
         auto e = s.item(i);
         e.expectMap({"name", "alias", "protocol", "discovery", "timeouts", "load_balancer", "tls", "retry",
-                     "circuit_breaker"});
+                     "circuit_breaker", "outlier_detection"});
         Service svc;
+        if (auto od = e.child("outlier_detection"); od.present()) {
+          od.expectMap({"consecutive_5xx", "consecutive_gateway_errors", "interval", "base_ejection", "max_ejection",
+                        "max_ejection_percent"});
+          OutlierDetection o;
+          if (auto v = od.child("consecutive_5xx"); v.present()) o.consecutive_5xx = uint32_t(v.unsignedInt(0, 1000));
+          if (auto v = od.child("consecutive_gateway_errors"); v.present()) {
+            o.consecutive_gateway_errors = uint32_t(v.unsignedInt(0, 1000));
+          }
+          if (auto v = od.child("interval"); v.present()) o.interval = v.duration();
+          if (auto v = od.child("base_ejection"); v.present()) o.base_ejection = v.duration();
+          if (auto v = od.child("max_ejection"); v.present()) o.max_ejection = v.duration();
+          if (auto v = od.child("max_ejection_percent"); v.present()) {
+            o.max_ejection_percent = uint32_t(v.unsignedInt(0, 100));
+          }
+          if (o.interval.count() == 0) od.child("interval").fail("must be greater than 0");
+          if (o.base_ejection.count() == 0) od.child("base_ejection").fail("must be greater than 0");
+          svc.outlier_detection = o;
+        }
         if (auto r = e.child("retry"); r.present()) svc.retry = readRetry(r);
         if (auto cb = e.child("circuit_breaker"); cb.present()) {
           cb.expectMap({"max_connections", "max_pending", "max_requests", "max_retries"});
@@ -510,6 +587,16 @@ Config parse(const YAML::Node& root, const std::string& source) {
       if (auto p = a.child("format"); p.present()) {
         p.oneOf<int>({{"json", 0}});
       }
+    }
+  }
+  if (c.node.register_instance) {
+    auto reg = node_field->child("register");
+    if (!c.cloudmap) reg.fail("self-registration needs discovery.cloudmap (the Cloud Map endpoint and region)");
+    if (c.inbound.empty()) {
+      reg.fail("self-registration needs an inbound listener (its port is registered and its app health-checked)");
+    }
+    if (c.inbound.front().protocol != Protocol::http && node_field->child("app_health").present()) {
+      node_field->child("app_health").fail("the app health check is HTTP; the first inbound listener is tcp");
     }
   }
   checkUniqueListen(listeners);
