@@ -13,11 +13,55 @@ Cluster::Cluster(std::string name, config::Timeouts timeouts, config::LoadBalanc
   for (auto& s : slots_) s.endpoints = latest_;
 }
 
+void OutlierTracker::setEndpoints(const discovery::EndpointSet& set) {
+  std::lock_guard lock(mutex_);
+  std::vector<size_t> new_to_old(set.size(), policy::OutlierDetector::kNewEndpoint);
+  for (size_t j = 0; j < set.size(); ++j) {
+    for (size_t i = 0; i < endpoints_.size(); ++i) {
+      if (endpoints_[i]->key == set[j]->key) new_to_old[j] = i;
+    }
+  }
+  detector_.remap(new_to_old);
+  endpoints_.assign(set.begin(), set.end());
+  for (size_t j = 0; j < endpoints_.size(); ++j) {
+    endpoints_[j]->ejected.store(detector_.isEjected(j), std::memory_order_relaxed);
+  }
+}
+
+std::optional<policy::EjectionEvent> OutlierTracker::record(discovery::Endpoint& e,
+                                                            const policy::UpstreamOutcome& outcome,
+                                                            policy::TimePoint now) {
+  std::lock_guard lock(mutex_);
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    if (endpoints_[i].get() != &e) continue;
+    auto event = detector_.record(i, outcome, now);
+    if (event) e.ejected.store(true, std::memory_order_relaxed);
+    return event;
+  }
+  return std::nullopt;  // not in the newest set any more
+}
+
+void OutlierTracker::evaluate(policy::TimePoint now) {
+  std::lock_guard lock(mutex_);
+  for (size_t i : detector_.evaluate(now)) endpoints_[i]->ejected.store(false, std::memory_order_relaxed);
+}
+
 discovery::EndpointPtr Cluster::pick(unsigned worker, const discovery::Endpoint* avoid) {
   auto& slot = slots_[worker];
-  const auto& set = *slot.endpoints;
+  const auto& full = *slot.endpoints;
+  if (full.empty()) return nullptr;
+  // Ejected endpoints leave the set; when every endpoint is ejected, panic
+  // mode spreads traffic over all of them rather than failing everything.
+  const discovery::EndpointSet* usable = &full;
+  if (outlier) {
+    slot.usable.clear();
+    for (const auto& e : full) {
+      if (!e->ejected.load(std::memory_order_relaxed)) slot.usable.push_back(e);
+    }
+    if (!slot.usable.empty()) usable = &slot.usable;
+  }
+  const auto& set = *usable;
   size_t n = set.size();
-  if (n == 0) return nullptr;
   if (n == 1) return set[0];
   size_t i = 0;
   switch (lb_) {
@@ -48,6 +92,7 @@ std::shared_ptr<const discovery::EndpointSet> Cluster::latest() const {
 }
 
 void Cluster::setLatest(std::shared_ptr<const discovery::EndpointSet> set) {
+  if (outlier) outlier->setEndpoints(*set);
   std::lock_guard lock(latest_mutex_);
   latest_ = std::move(set);
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dataplane/cluster_policy.h"
+#include "policy/outlier_detector.h"
 #include "dataplane/config/config.h"
 #include "discovery/endpoint.h"
 
@@ -19,6 +20,26 @@ struct PolicyStats;
 }  // namespace hawser::telemetry
 
 namespace hawser {
+
+// The policy's OutlierDetector for one cluster, shared by the workers behind a
+// mutex (held for a few instructions per finished attempt). Ejection shows on
+// the Endpoint objects, which the load balancers read without a lock.
+class OutlierTracker {
+ public:
+  explicit OutlierTracker(policy::OutlierDetectionPolicy p) : detector_(p) {}
+  // Main thread: the newest endpoint set; state follows endpoints by address.
+  void setEndpoints(const discovery::EndpointSet& set);
+  // Any thread: one finished attempt against `e`.
+  std::optional<policy::EjectionEvent> record(discovery::Endpoint& e, const policy::UpstreamOutcome& outcome,
+                                              policy::TimePoint now);
+  // Main thread, periodically: returns ejected endpoints whose time is up.
+  void evaluate(policy::TimePoint now);
+
+ private:
+  std::mutex mutex_;
+  policy::OutlierDetector detector_;
+  std::vector<discovery::EndpointPtr> endpoints_;  // detector index -> endpoint
+};
 
 class Cluster {
  public:
@@ -44,6 +65,9 @@ class Cluster {
   std::vector<std::string> expected_sans;
   std::string tls_pool_tag;  // "|tls|" + the expected identities
 
+  // Passive outlier detection; null when not configured.
+  std::unique_ptr<class OutlierTracker> outlier;
+
   // Circuit breaker, retry policy and budget (shared by the workers).
   std::shared_ptr<ClusterPolicy> policy;
 
@@ -55,6 +79,7 @@ class Cluster {
   struct alignas(64) Slot {
     std::shared_ptr<const discovery::EndpointSet> endpoints;
     size_t cursor = 0;
+    discovery::EndpointSet usable;  // scratch: the non-ejected endpoints
     std::minstd_rand rng{std::random_device{}()};
   };
   std::string name_;

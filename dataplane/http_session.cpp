@@ -25,6 +25,7 @@
 #include "dataplane/sessions.h"
 #include "dataplane/worker.h"
 #include "telemetry/access_log.h"
+#include "telemetry/log.h"
 #include "telemetry/metrics.h"
 
 namespace hawser {
@@ -371,10 +372,21 @@ class HttpSession {
         outcome = sent.outcome;
         reached = sent.reached;
       }
+      if (cluster->outlier && !route.fixed) {
+        if (auto ev = cluster->outlier->record(*ep, outcome, Clock::now())) {
+          pstats.ejections->Increment();
+          log::warn("endpoint ejected", {{"service", cluster->name()},
+                                         {"endpoint", ep->key},
+                                         {"reason", policy::ejectionReasonName(ev->reason)},
+                                         {"times_ejected", ev->times_ejected},
+                                         {"seconds", std::chrono::duration<double>(ev->duration).count()}});
+        }
+      }
       if (outcome.isResponse() && !retry.retry_on.matches(outcome)) break;
       const bool body_untouched = !has_body || buffered || x.bytes_in == 0;
-      auto decision = policy::decideRetry(
-          retry, outcome, {x.method, reached, false, body_untouched && (buffered || !reached), attempt});
+      // Replayable: no body, a buffered copy, or a streamed body not yet read.
+      const bool replayable = !has_body || buffered || (!reached && x.bytes_in == 0);
+      auto decision = policy::decideRetry(retry, outcome, {x.method, reached, false, replayable, attempt});
       if (decision.retry) {
         if (retry_running) {
           pol.endRetry(retry_budgeted);

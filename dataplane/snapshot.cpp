@@ -29,7 +29,8 @@ policy::RetryPolicy retryPolicy(const std::optional<config::Retry>& r) {
 
 bool sameCluster(const config::Service& a, const config::Service& b) {
   return a.protocol == b.protocol && a.load_balancer == b.load_balancer && a.tls_mode == b.tls_mode &&
-         a.sans == b.sans && a.retry == b.retry && a.circuit_breaker == b.circuit_breaker && a.timeouts.connect == b.timeouts.connect &&
+         a.sans == b.sans && a.retry == b.retry && a.circuit_breaker == b.circuit_breaker &&
+         a.outlier_detection == b.outlier_detection && a.timeouts.connect == b.timeouts.connect &&
          a.timeouts.request == b.timeouts.request && a.timeouts.idle == b.timeouts.idle &&
          a.discovery.kind == b.discovery.kind && a.discovery.endpoints == b.discovery.endpoints &&
          a.discovery.file == b.discovery.file && a.discovery.cloudmap_namespace == b.discovery.cloudmap_namespace &&
@@ -145,6 +146,11 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
           retryPolicy(svc.retry),
           policy::CircuitBreakerThresholds{cb.max_connections, cb.max_pending, cb.max_requests, cb.max_retries});
       cluster->expected_sans = svc.sans;
+      if (const auto& od = svc.outlier_detection) {
+        cluster->outlier = std::make_unique<OutlierTracker>(policy::OutlierDetectionPolicy{
+            od->consecutive_5xx, od->consecutive_gateway_errors, od->interval, od->base_ejection, od->max_ejection,
+            od->max_ejection_percent});
+      }
       cluster->tls_pool_tag = "|tls";
       for (const auto& san : svc.sans) cluster->tls_pool_tag += "|" + san;
       auto old_set = old ? old->latest() : nullptr;

@@ -17,6 +17,7 @@ struct Endpoint {
   std::string key;  // "host:port", also the connection pool key
   std::map<std::string, std::string> attributes;
   std::atomic<int32_t> active_requests{0};  // across workers; relaxed
+  std::atomic<bool> ejected{false};         // by outlier detection; load balancers skip it
 
   Endpoint(std::string h, uint16_t p, std::map<std::string, std::string> attrs = {});
 };

@@ -33,6 +33,7 @@ struct PolicyStats {
   prometheus::Counter* retries = nullptr;
   prometheus::Counter* budget_exhausted = nullptr;
   std::array<prometheus::Counter*, 4> overflow{};  // by policy::Threshold
+  prometheus::Counter* ejections = nullptr;
 };
 
 // The metrics one worker writes. Only that worker's thread records into it.
@@ -64,6 +65,7 @@ class WorkerMetrics {
   prometheus::Family<prometheus::Counter>& budget_exhausted_;
   prometheus::Family<prometheus::Counter>& overflow_;
   prometheus::Family<prometheus::Counter>& rate_limited_;
+  prometheus::Family<prometheus::Counter>& ejections_;
   std::unordered_map<std::string, std::unique_ptr<PolicyStats>> policy_stats_;
   std::unordered_map<std::string, prometheus::Counter*> rate_limited_by_listener_;
   std::unordered_map<std::string, prometheus::Counter*> tls_errors_by_reason_;
