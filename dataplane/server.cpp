@@ -583,6 +583,8 @@ void Server::waitForDrain() {
     for (auto& [name, watch] : dns_) watch.source->stop();
     tls_timer_.cancel();
     outlier_timer_.cancel();
+    boost::system::error_code ignored;
+    signals_.cancel(ignored);
     main_.stop();
     return;
   }
@@ -593,18 +595,15 @@ void Server::waitForDrain() {
 }
 
 void Server::handleSignals() {
-  auto signals = std::make_shared<asio::signal_set>(main_, SIGTERM, SIGINT, SIGHUP);
-  auto handler = std::make_shared<std::function<void(boost::system::error_code, int)>>();
-  *handler = [this, signals, handler](boost::system::error_code ec, int sig) {
+  signals_.async_wait([this](boost::system::error_code ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
       reload();
     } else {
       drain();
     }
-    signals->async_wait(*handler);
-  };
-  signals->async_wait(*handler);
+    handleSignals();
+  });
 }
 
 int Server::run() {

@@ -4,8 +4,10 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <csignal>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -131,6 +133,7 @@ class Server {
   TlsFileStamps tls_stamps_;
   boost::asio::steady_timer tls_timer_{main_};
   boost::asio::steady_timer outlier_timer_{main_};
+  boost::asio::signal_set signals_{main_, SIGTERM, SIGINT, SIGHUP};
   void evaluateOutliers();
   int exit_code_ = 0;
 };
