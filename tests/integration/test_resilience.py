@@ -174,6 +174,47 @@ class Retries(ResilienceBase):
         self.assertEqual(self.metric("hawser_retries_total", service="svc"), seen["bad"])
         self.assertEqual(self.metric("hawser_retry_budget_exhausted_total", service="svc"), 0)
 
+    def test_1b_bad_instance_ejected_then_returns(self):
+        """Acceptance 1 (outlier half): the always-503 instance is ejected after the
+        configured consecutive gateway errors, gets no traffic while ejected, and
+        returns after base_ejection; clients never see a failure."""
+        bad = self.fake("bad", x_fake_status="503")
+        good = [self.fake("good-a"), self.fake("good-b")]
+        fakes = [bad] + good
+        self.hawser([service("svc", [f.address for f in fakes], load_balancer="round_robin",
+                             retry={"attempts": 3, "on": ["gateway-error"],
+                                    "backoff": {"base": "5ms", "max": "20ms"},
+                                    "budget": {"percent": 100, "min_per_second": 1000}},
+                             circuit_breaker={"max_retries": 100},
+                             outlier_detection={"consecutive_gateway_errors": 3, "consecutive_5xx": 0,
+                                                "base_ejection": "1500ms", "interval": "10s",
+                                                "max_ejection_percent": 50})])
+        addr = self.h.listener("svc")
+
+        def bad_state():
+            eps = self.h.admin_json("/clusters")["clusters"]
+            svc = next(c for c in eps if c["name"] == "svc")
+            return next(e for e in svc["endpoints"] if e["address"] == bad.address)
+
+        results, _ = run_load(addr, threads=2, duration=0.5, path="/eject")
+        self.assertEqual([], [r for r in results if r["status"] != 200], summary(results))
+        self.assertTrue(bad_state()["ejected"], "the failing instance is ejected")
+        self.assertEqual(self.metric("hawser_outlier_ejections_total", service="svc"), 1)
+        # Ejected at the 3rd consecutive gateway error; a request each client thread
+        # already had in flight to it at that moment may still land (at most 2).
+        self.assertGreaterEqual(self.seen([bad])["bad"], 3)
+        self.assertLessEqual(self.seen([bad])["bad"], 3 + 2, "ejected after 3 consecutive gateway errors")
+        # While ejected it gets nothing.
+        before = self.seen([bad])["bad"]
+        results, _ = run_load(addr, threads=2, duration=0.5, path="/while-ejected")
+        self.assertEqual([], [r for r in results if r["status"] != 200], summary(results))
+        self.assertEqual(self.seen([bad])["bad"], before, "no traffic to an ejected endpoint")
+        # It returns once base_ejection (1.5 s) has passed.
+        hh.wait_until(lambda: not bad_state()["ejected"], timeout=5, message="ejected endpoint returns")
+        results, _ = run_load(addr, threads=1, duration=0.3, path="/after")
+        self.assertEqual([], [r for r in results if r["status"] != 200], summary(results))
+        self.assertGreater(self.seen([bad])["bad"], before, "the returned endpoint is tried again")
+
     def test_2_every_instance_failing_budget_caps_amplification(self):
         """Acceptance 2: attempts <= (1 + percent/100) x requests + min_per_second x (duration + 1 s
         burst) + slack, and exhaustion is counted."""
