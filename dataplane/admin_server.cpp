@@ -69,7 +69,8 @@ http::response<http::string_body> respond(Server& server, const http::request<ht
     if (!error.empty()) o["error"] = error;
     reply(error.empty() ? http::status::ok : http::status::bad_request, json, boost::json::serialize(o) + "\n");
   } else if (path == "/ready" || path == "/server_info" || path == "/config_dump" || path == "/clusters" ||
-             path == "/listeners" || path == "/certs" || path == "/drain" || path == "/reload" || path == server.metricsPath()) {
+             path == "/listeners" || path == "/certs" || path == "/drain" || path == "/reload" ||
+             path == server.metricsPath()) {
     reply(http::status::method_not_allowed, "text/plain", "method not allowed\n");
   } else {
     reply(http::status::not_found, "text/plain",

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "dataplane/cluster_policy.h"
-#include "policy/outlier_detector.h"
 #include "dataplane/config/config.h"
 #include "discovery/endpoint.h"
+#include "policy/outlier_detector.h"
 
 namespace hawser::telemetry {
 struct RequestStats;

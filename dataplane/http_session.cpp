@@ -9,21 +9,21 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <charconv>
-#include <random>
 #include <optional>
+#include <random>
 
 #include "dataplane/connection_guard.h"
 #include "dataplane/http_headers.h"
 #include "dataplane/inbound_tls.h"
+#include "dataplane/local_reply.h"
+#include "dataplane/sessions.h"
 #include "dataplane/tls/handshake_failure.h"
 #include "dataplane/tls/identity.h"
+#include "dataplane/worker.h"
 #include "policy/backoff.h"
 #include "policy/random.h"
 #include "policy/retry_policy.h"
 #include "policy/upstream_outcome.h"
-#include "dataplane/local_reply.h"
-#include "dataplane/sessions.h"
-#include "dataplane/worker.h"
 #include "telemetry/access_log.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
@@ -288,10 +288,11 @@ class HttpSession {
     // A small body is read whole first, so a retry can send it again.
     std::string replay;
     bool buffered = false;
-    const bool retries_responses = retry.attempts > 1 && !(retry.retry_on.statuses().empty() &&
-                                                            !retry.retry_on.has(policy::RetryConditions::server_error) &&
-                                                            !retry.retry_on.has(policy::RetryConditions::gateway_error) &&
-                                                            !retry.retry_on.has(policy::RetryConditions::reset));
+    const bool retries_responses =
+        retry.attempts > 1 &&
+        !(retry.retry_on.statuses().empty() && !retry.retry_on.has(policy::RetryConditions::server_error) &&
+          !retry.retry_on.has(policy::RetryConditions::gateway_error) &&
+          !retry.retry_on.has(policy::RetryConditions::reset));
     if (has_body && retries_responses && parser.content_length() &&
         *parser.content_length() <= retry.max_buffered_body) {
       if (expect_continue) {
@@ -413,9 +414,10 @@ class HttpSession {
       }
       if (!decision.retry) {
         if (outcome.isResponse()) break;  // the last response goes to the client
-        LocalReply reply = outcome.failure == policy::UpstreamFailure::connect_failure ? LocalReply::upstream_connect_failure
-                           : outcome.failure == policy::UpstreamFailure::timeout       ? LocalReply::upstream_timeout
-                                                                                        : LocalReply::upstream_reset;
+        LocalReply reply = outcome.failure == policy::UpstreamFailure::connect_failure
+                               ? LocalReply::upstream_connect_failure
+                           : outcome.failure == policy::UpstreamFailure::timeout ? LocalReply::upstream_timeout
+                                                                                 : LocalReply::upstream_reset;
         bool keep = client_keep_alive && body_untouched && !has_body;
         co_await localReply(x, reply, keep);
         finish(x, spec);
@@ -486,8 +488,8 @@ class HttpSession {
 
   struct SendResult {
     policy::UpstreamOutcome outcome = policy::UpstreamOutcome::reset();
-    bool reached = false;                    // request bytes were written
-    std::optional<LocalReply> local_reply;   // the client side failed
+    bool reached = false;                   // request bytes were written
+    std::optional<LocalReply> local_reply;  // the client side failed
     bool client_gone = false;
   };
 
@@ -558,8 +560,8 @@ class HttpSession {
             if (*out.local_reply == LocalReply::upstream_reset) x.reason = "downstream-reset";
             co_return out;
           }
-          out.outcome = relay.ec == beast::error::timeout ? policy::UpstreamOutcome::timeout()
-                                                          : policy::UpstreamOutcome::reset();
+          out.outcome =
+              relay.ec == beast::error::timeout ? policy::UpstreamOutcome::timeout() : policy::UpstreamOutcome::reset();
           co_return out;
         }
       }
@@ -613,7 +615,8 @@ class HttpSession {
         out.reached = false;
         co_return out;
       }
-      out.outcome = rec == beast::error::timeout ? policy::UpstreamOutcome::timeout() : policy::UpstreamOutcome::reset();
+      out.outcome =
+          rec == beast::error::timeout ? policy::UpstreamOutcome::timeout() : policy::UpstreamOutcome::reset();
       co_return out;
     }
   }
@@ -807,12 +810,12 @@ class HttpSession {
   std::shared_ptr<const Snapshot> snap_;
   const ListenerSpec* spec_ = nullptr;
   std::unique_ptr<char[]> chunk_;
-  std::string peer_identity_;                       // verified client identity (inbound TLS)
-  telemetry::RequestStats* peer_stats_ = nullptr;   // inbound series labelled with that identity
+  std::string peer_identity_;                      // verified client identity (inbound TLS)
+  telemetry::RequestStats* peer_stats_ = nullptr;  // inbound series labelled with that identity
   std::optional<UpstreamTls> up_tls_;
   policy::Random rng_{std::random_device{}()};
   std::optional<std::chrono::seconds> retry_after_;  // for a 429 being sent
-  std::string outbound_peer_;                         // cache of the last outbound peer's series
+  std::string outbound_peer_;                        // cache of the last outbound peer's series
   telemetry::RequestStats* outbound_peer_stats_ = nullptr;
 };
 

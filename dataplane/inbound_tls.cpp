@@ -39,12 +39,12 @@ asio::awaitable<InboundTlsResult> acceptInboundTls(Worker& w, AnyStream& down, b
   auto [ec, used] = co_await down.tls()->async_handshake(asio::ssl::stream_base::server, buf.data(), tok);
   buf.consume(used);
   if (ec) {
-    auto reason = ec == beast::error::timeout
-                      ? std::string_view("timeout")
-                      : tls::handshakeFailureReason(SSL_get_verify_result(ssl),
-                                                    ec.category() == asio::error::get_ssl_category()
-                                                        ? static_cast<unsigned long>(ec.value())
-                                                        : 0UL);
+    auto reason =
+        ec == beast::error::timeout
+            ? std::string_view("timeout")
+            : tls::handshakeFailureReason(SSL_get_verify_result(ssl), ec.category() == asio::error::get_ssl_category()
+                                                                          ? static_cast<unsigned long>(ec.value())
+                                                                          : 0UL);
     w.metrics().tlsHandshakeError(reason).Increment();
     co_return InboundTlsResult{};
   }

@@ -47,7 +47,8 @@ Server::Server(config::Config cfg, ServerOptions options)
   snapshot_ = compileSnapshot(std::make_shared<const config::Config>(std::move(cfg)), nullptr, metrics_);
   admin_ = std::make_unique<AdminServer>(main_, *this);
   std::string error;
-  if (!installTls(snapshot_->config->tls, error)) throw config::ConfigError(snapshot_->config->source + ": tls: " + error);
+  if (!installTls(snapshot_->config->tls, error))
+    throw config::ConfigError(snapshot_->config->source + ": tls: " + error);
 }
 
 Server::~Server() {
@@ -62,7 +63,8 @@ void Server::syncDnsSources() {
   const auto& cfg = *snapshot_->config;
   std::map<std::string, std::string> wanted;
   auto keyOf = [&](const config::Service& svc) {
-    std::string key = svc.discovery.dns_name + (svc.discovery.dns_srv ? "|srv" : "|a|" + std::to_string(svc.discovery.dns_port));
+    std::string key =
+        svc.discovery.dns_name + (svc.discovery.dns_srv ? "|srv" : "|a|" + std::to_string(svc.discovery.dns_port));
     for (const auto& s : cfg.dns.servers) key += "|" + s;
     key += "|" + std::to_string(cfg.dns.min_ttl.count()) + "|" + std::to_string(cfg.dns.refresh.count()) + "|" +
            std::to_string(cfg.dns.negative_ttl.count()) + "|" + std::to_string(cfg.dns.timeout.count());
@@ -95,13 +97,13 @@ void Server::syncDnsSources() {
     std::unique_ptr<discovery::dns::DnsSource> source;
     try {
       source = std::make_unique<discovery::dns::DnsSource>(
-        main_.get_executor(), dc,
-        [this, name](const std::vector<discovery::EndpointSpec>& specs) { applyDiscoveredSet(name, specs, "dns"); },
-        [this, name](const discovery::dns::DnsSourceError& e) {
-          metrics_.main().discovery_errors.Increment();
-          log::warn("DNS refresh failed; keeping the last endpoints",
-                    {{"service", name}, {"kind", e.kind}, {"error", e.message}});
-        });
+          main_.get_executor(), dc,
+          [this, name](const std::vector<discovery::EndpointSpec>& specs) { applyDiscoveredSet(name, specs, "dns"); },
+          [this, name](const discovery::dns::DnsSourceError& e) {
+            metrics_.main().discovery_errors.Increment();
+            log::warn("DNS refresh failed; keeping the last endpoints",
+                      {{"service", name}, {"kind", e.kind}, {"error", e.message}});
+          });
     } catch (const std::exception& e) {
       // Validation should have caught it; never leave publish() half done.
       metrics_.main().discovery_errors.Increment();
@@ -163,17 +165,17 @@ void Server::syncCloudMapSources() {
     std::unique_ptr<discovery::cloudmap::CloudMapSource> source;
     try {
       source = std::make_unique<discovery::cloudmap::CloudMapSource>(
-        main_.get_executor(), sc, aws_credentials_,
-        [this, name](const std::vector<discovery::aws::Endpoint>& endpoints) {
-          std::vector<discovery::EndpointSpec> specs;
-          for (const auto& e : endpoints) specs.push_back({e.host, e.port, e.attributes});
-          applyDiscoveredSet(name, specs, "cloudmap");
-        },
-        [this, name](const discovery::cloudmap::CloudMapSourceError& e) {
-          metrics_.main().discovery_errors.Increment();
-          log::warn("Cloud Map refresh failed; keeping the last endpoints",
-                    {{"service", name}, {"kind", e.kind}, {"error", e.message}});
-        });
+          main_.get_executor(), sc, aws_credentials_,
+          [this, name](const std::vector<discovery::aws::Endpoint>& endpoints) {
+            std::vector<discovery::EndpointSpec> specs;
+            for (const auto& e : endpoints) specs.push_back({e.host, e.port, e.attributes});
+            applyDiscoveredSet(name, specs, "cloudmap");
+          },
+          [this, name](const discovery::cloudmap::CloudMapSourceError& e) {
+            metrics_.main().discovery_errors.Increment();
+            log::warn("Cloud Map refresh failed; keeping the last endpoints",
+                      {{"service", name}, {"kind", e.kind}, {"error", e.message}});
+          });
     } catch (const std::exception& e) {
       metrics_.main().discovery_errors.Increment();
       log::error("cannot start Cloud Map discovery", {{"service", name}, {"error", e.what()}});
@@ -267,9 +269,11 @@ void Server::startRegistration() {
       main_.get_executor(), rc, awsCredentials(),
       [this, where, instance](const discovery::cloudmap::RegistrationError& e) {
         metrics_.main().discovery_errors.Increment();
-        log::warn("Cloud Map registration call failed; retrying",
-                  {{"service", where}, {"instance", instance}, {"operation", e.operation}, {"kind", e.kind},
-                   {"error", e.message}});
+        log::warn("Cloud Map registration call failed; retrying", {{"service", where},
+                                                                   {"instance", instance},
+                                                                   {"operation", e.operation},
+                                                                   {"kind", e.kind},
+                                                                   {"error", e.message}});
       },
       [where, instance](const std::string& event) {
         log::info("self-registration: " + event, {{"service", where}, {"instance", instance}});
@@ -484,10 +488,10 @@ std::string Server::reload() {
     auto snap = compileSnapshot(std::make_shared<const config::Config>(std::move(cfg)), snapshot_.get(), metrics_);
     const auto& old_tls = snapshot_->config->tls;
     const auto& new_tls = snap->config->tls;
-    const bool tls_changed = old_tls.has_value() != new_tls.has_value() ||
-                             (new_tls && (new_tls->cert != old_tls->cert || new_tls->key != old_tls->key ||
-                                          new_tls->ca != old_tls->ca || new_tls->crl != old_tls->crl ||
-                                          new_tls->min_version != old_tls->min_version));
+    const bool tls_changed =
+        old_tls.has_value() != new_tls.has_value() ||
+        (new_tls && (new_tls->cert != old_tls->cert || new_tls->key != old_tls->key || new_tls->ca != old_tls->ca ||
+                     new_tls->crl != old_tls->crl || new_tls->min_version != old_tls->min_version));
     if (tls_changed) {
       std::string error;
       if (!installTls(new_tls, error)) throw config::ConfigError(snap->config->source + ": tls: " + error);

@@ -7,8 +7,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <map>
 #include <memory>
 #include <string>

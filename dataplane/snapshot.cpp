@@ -107,7 +107,9 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
   for (const auto& in : cfg->inbound) {
     auto cluster = makeCluster("inbound|" + in.name, in.timeouts, config::LoadBalancer::round_robin, in.protocol,
                                workers, metrics, "inbound", local_service, nullptr);
-    installEverywhere(*cluster, workers, discovery::mergeEndpoints(nullptr, std::vector<discovery::EndpointSpec>{{in.app.host, in.app.port, {}}}));
+    installEverywhere(
+        *cluster, workers,
+        discovery::mergeEndpoints(nullptr, std::vector<discovery::EndpointSpec>{{in.app.host, in.app.port, {}}}));
     snap->clusters.push_back(cluster);
     std::shared_ptr<RateLimiter> limiter;
     if (in.rate_limit) {
@@ -147,9 +149,9 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
           policy::CircuitBreakerThresholds{cb.max_connections, cb.max_pending, cb.max_requests, cb.max_retries});
       cluster->expected_sans = svc.sans;
       if (const auto& od = svc.outlier_detection) {
-        cluster->outlier = std::make_unique<OutlierTracker>(policy::OutlierDetectionPolicy{
-            od->consecutive_5xx, od->consecutive_gateway_errors, od->interval, od->base_ejection, od->max_ejection,
-            od->max_ejection_percent});
+        cluster->outlier = std::make_unique<OutlierTracker>(
+            policy::OutlierDetectionPolicy{od->consecutive_5xx, od->consecutive_gateway_errors, od->interval,
+                                           od->base_ejection, od->max_ejection, od->max_ejection_percent});
       }
       cluster->tls_pool_tag = "|tls";
       for (const auto& san : svc.sans) cluster->tls_pool_tag += "|" + san;
@@ -175,18 +177,30 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
     snap->services[svc.name] = cluster;
     snap->clusters.push_back(cluster);
     if (svc.alias) {
-      snap->listeners.push_back(
-          {svc.name, ListenerSpec::Kind::outbound, *svc.alias, svc.protocol, cluster, svc.timeouts,
-           config::InboundTlsMode::disabled, {}, nullptr});
+      snap->listeners.push_back({svc.name,
+                                 ListenerSpec::Kind::outbound,
+                                 *svc.alias,
+                                 svc.protocol,
+                                 cluster,
+                                 svc.timeouts,
+                                 config::InboundTlsMode::disabled,
+                                 {},
+                                 nullptr});
     }
   }
 
   if (cfg->outbound.http_proxy) {
     snap->passthrough = makeCluster("passthrough", config::Timeouts{}, config::LoadBalancer::round_robin,
                                     config::Protocol::http, workers, metrics, "outbound", "passthrough", nullptr);
-    snap->listeners.push_back({"http_proxy", ListenerSpec::Kind::http_proxy, *cfg->outbound.http_proxy,
-                               config::Protocol::http, nullptr, config::Timeouts{}, config::InboundTlsMode::disabled,
-                               {}, nullptr});
+    snap->listeners.push_back({"http_proxy",
+                               ListenerSpec::Kind::http_proxy,
+                               *cfg->outbound.http_proxy,
+                               config::Protocol::http,
+                               nullptr,
+                               config::Timeouts{},
+                               config::InboundTlsMode::disabled,
+                               {},
+                               nullptr});
   }
   return snap;
 }

@@ -27,8 +27,8 @@ struct ListenerSpec {
   std::shared_ptr<Cluster> cluster;  // inbound: the local app; outbound: the service; null for http_proxy
   config::Timeouts timeouts;         // downstream side
   config::InboundTlsMode tls_mode = config::InboundTlsMode::disabled;  // inbound only
-  std::vector<std::string> allow;                                       // inbound authorization.allow
-  std::shared_ptr<RateLimiter> rate_limiter;                            // inbound rate_limit
+  std::vector<std::string> allow;                                      // inbound authorization.allow
+  std::shared_ptr<RateLimiter> rate_limiter;                           // inbound rate_limit
   // What identifies "the same listener" across reloads.
   std::string key() const;
 };

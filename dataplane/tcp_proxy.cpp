@@ -8,8 +8,8 @@
 
 #include "dataplane/connection_guard.h"
 #include "dataplane/inbound_tls.h"
-#include "dataplane/tls/identity.h"
 #include "dataplane/sessions.h"
+#include "dataplane/tls/identity.h"
 #include "dataplane/worker.h"
 #include "telemetry/access_log.h"
 #include "telemetry/metrics.h"
@@ -64,8 +64,7 @@ asio::awaitable<void> pump(AnyStream& in, AnyStream& out, beast::flat_buffer& pe
   }
 }
 
-asio::awaitable<void> watchdog(AnyStream& a, AnyStream& b, SpliceState& state,
-                               std::chrono::milliseconds idle) {
+asio::awaitable<void> watchdog(AnyStream& a, AnyStream& b, SpliceState& state, std::chrono::milliseconds idle) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
     timer.expires_at(state.last_activity + idle);
@@ -79,9 +78,8 @@ asio::awaitable<void> watchdog(AnyStream& a, AnyStream& b, SpliceState& state,
 }
 }  // namespace
 
-asio::awaitable<std::pair<uint64_t, uint64_t>> splice(AnyStream& a, AnyStream& b,
-                                                      beast::flat_buffer& from_a, beast::flat_buffer& from_b,
-                                                      std::chrono::milliseconds idle) {
+asio::awaitable<std::pair<uint64_t, uint64_t>> splice(AnyStream& a, AnyStream& b, beast::flat_buffer& from_a,
+                                                      beast::flat_buffer& from_b, std::chrono::milliseconds idle) {
   using namespace asio::experimental::awaitable_operators;
   a.tcp().expires_never();
   b.tcp().expires_never();

@@ -28,7 +28,7 @@ struct UpstreamConnection {
 
   AnyStream stream;
   discovery::EndpointPtr endpoint;
-  std::string pool_key;      // endpoint key, plus "|tls" for mutual TLS connections
+  std::string pool_key;       // endpoint key, plus "|tls" for mutual TLS connections
   std::string peer_identity;  // verified identity of a TLS peer
   std::chrono::steady_clock::time_point idle_since;
   bool reused = false;
@@ -57,8 +57,8 @@ class UpstreamPool {
   // An idle connection to `ep` still alive and idle less than `max_idle`,
   // or a new one connected within `connect_timeout`.
   boost::asio::awaitable<Result> acquire(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
-                                         std::chrono::milliseconds connect_timeout,
-                                         std::chrono::milliseconds max_idle, bool fresh = false);
+                                         std::chrono::milliseconds connect_timeout, std::chrono::milliseconds max_idle,
+                                         bool fresh = false);
   // Connects without consulting the pool (tunnels, passthrough).
   boost::asio::awaitable<Result> connect(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                          std::chrono::milliseconds timeout);

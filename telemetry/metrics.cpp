@@ -157,11 +157,9 @@ MainMetrics::MainMetrics(prometheus::Registry& r)
       discovery_errors(family<prometheus::Counter>(r, "hawser_discovery_errors_total",
                                                    "Discovery refreshes that failed (last known set kept).")
                            .Add({})),
-      tls_reloads_success(family<prometheus::Counter>(r, "hawser_tls_reloads_total",
-                                                      "Reloads of certificate material.")
+      tls_reloads_success(family<prometheus::Counter>(r, "hawser_tls_reloads_total", "Reloads of certificate material.")
                               .Add({{"result", "success"}})),
-      tls_reloads_failure(family<prometheus::Counter>(r, "hawser_tls_reloads_total",
-                                                      "Reloads of certificate material.")
+      tls_reloads_failure(family<prometheus::Counter>(r, "hawser_tls_reloads_total", "Reloads of certificate material.")
                               .Add({{"result", "failure"}})),
       cert_expiry(family<prometheus::Gauge>(r, "hawser_cert_expiry_timestamp_seconds",
                                             "notAfter of the certificates in use (unix seconds).")) {}

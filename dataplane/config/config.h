@@ -41,11 +41,11 @@ struct Node {
   std::string ns;  // YAML key `namespace`
   std::string identity;
   // Self-registration in Cloud Map (`node.register` and friends).
-  bool register_instance = false;  // YAML key `register`
-  std::string instance_id;         // empty: <hostname>-<first inbound listener port>
+  bool register_instance = false;                               // YAML key `register`
+  std::string instance_id;                                      // empty: <hostname>-<first inbound listener port>
   std::vector<std::pair<std::string, std::string>> attributes;  // custom attributes (version, AVAILABILITY_ZONE)
-  std::string cloudmap_namespace;                                // node.cloudmap.namespace
-  std::string cloudmap_service;                                  // node.cloudmap.service
+  std::string cloudmap_namespace;                               // node.cloudmap.namespace
+  std::string cloudmap_service;                                 // node.cloudmap.service
   AppHealth app_health;
   std::optional<Address> advertise_address;  // AWS_INSTANCE_IPV4:AWS_INSTANCE_PORT; port 0: the bound port
   Duration deregister_grace{0};              // keep serving this long after deregistering, before closing

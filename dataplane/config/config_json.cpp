@@ -37,9 +37,12 @@ boost::json::value toJson(const Config& c) {
                     {"header_timeout", formatDuration(c.limits.header_timeout)}};
   if (c.tls) {
     // Paths only: key material is never read into the dump.
-    root["tls"] = {{"cert", c.tls->cert},       {"key", c.tls->key},
-                   {"ca", c.tls->ca},           {"crl", c.tls->crl},
-                   {"min_version", c.tls->min_version}, {"reload", c.tls->reload}};
+    root["tls"] = {{"cert", c.tls->cert},
+                   {"key", c.tls->key},
+                   {"ca", c.tls->ca},
+                   {"crl", c.tls->crl},
+                   {"min_version", c.tls->min_version},
+                   {"reload", c.tls->reload}};
   }
   if (c.cloudmap) {
     root["discovery"] = {{"cloudmap",
@@ -75,8 +78,10 @@ boost::json::value toJson(const Config& c) {
     } else if (s.discovery.kind == Discovery::Kind::file) {
       o["discovery"] = {{"file", s.discovery.file}};
     } else if (s.discovery.kind == Discovery::Kind::dns) {
-      if (s.discovery.dns_srv) o["discovery"] = {{"dns", {{"srv", s.discovery.dns_name}}}};
-      else o["discovery"] = {{"dns", {{"a", s.discovery.dns_name}, {"port", s.discovery.dns_port}}}};
+      if (s.discovery.dns_srv)
+        o["discovery"] = {{"dns", {{"srv", s.discovery.dns_name}}}};
+      else
+        o["discovery"] = {{"dns", {{"a", s.discovery.dns_name}, {"port", s.discovery.dns_port}}}};
     } else {
       boost::json::object q;
       for (const auto& [k, v] : s.discovery.cloudmap_query) q[k] = v;

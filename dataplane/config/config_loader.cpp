@@ -11,8 +11,8 @@
 #include <sstream>
 #include <thread>
 
-#include "dataplane/config/config.h"
 #include <boost/asio/ip/address.hpp>
+#include "dataplane/config/config.h"
 
 #include "policy/retry_policy.h"
 
@@ -333,8 +333,8 @@ Config parse(const YAML::Node& root, const std::string& source) {
   Config c;
   c.source = source;
   if (!root.IsDefined() || root.IsNull()) top.fail("the configuration is empty");
-  top.expectMap({"node", "admin", "workers", "drain_timeout", "limits", "tls", "discovery", "inbound", "outbound",
-                 "telemetry"});
+  top.expectMap(
+      {"node", "admin", "workers", "drain_timeout", "limits", "tls", "discovery", "inbound", "outbound", "telemetry"});
   if (auto f = top.child("discovery"); f.present()) {
     f.expectMap({"cloudmap", "dns"});
     if (auto dns = f.child("dns"); dns.present()) {
@@ -564,7 +564,8 @@ Config parse(const YAML::Node& root, const std::string& source) {
         if (svc.tls_mode == OutboundTlsMode::mutual && svc.sans.empty()) {
           if (svc.ns.empty()) svc.ns = c.node.ns;
           if (svc.ns.empty()) {
-            e.child("tls").fail("mutual tls needs tls.sans, tls.namespace or node.namespace to know the peer's identity");
+            e.child("tls").fail(
+                "mutual tls needs tls.sans, tls.namespace or node.namespace to know the peer's identity");
           }
           svc.sans.push_back("spiffe://" + svc.ns + "/" + svc.name);
         }
@@ -652,7 +653,9 @@ std::string formatDuration(Duration d) {
 const char* name(InboundTlsMode m) {
   return m == InboundTlsMode::strict ? "strict" : m == InboundTlsMode::permissive ? "permissive" : "disabled";
 }
-const char* name(OutboundTlsMode m) { return m == OutboundTlsMode::mutual ? "mutual" : "disabled"; }
+const char* name(OutboundTlsMode m) {
+  return m == OutboundTlsMode::mutual ? "mutual" : "disabled";
+}
 
 const char* name(Protocol p) {
   return p == Protocol::tcp ? "tcp" : "http";

@@ -84,8 +84,8 @@ struct InstanceRegistration::Impl : std::enable_shared_from_this<Impl> {
 
   Want want = Want::nothing_yet;
   std::optional<std::string> service_id;
-  bool custom_health = false;  // the service has HealthCheckCustomConfig
-  bool registered = false;     // RegisterInstance succeeded
+  bool custom_health = false;     // the service has HealthCheckCustomConfig
+  bool registered = false;        // RegisterInstance succeeded
   bool maybe_registered = false;  // a RegisterInstance was sent (its outcome may be unknown)
   Want reported = Want::healthy;  // the custom health status last set (a new instance starts HEALTHY)
   bool warned_no_custom_health = false;
@@ -185,9 +185,10 @@ struct InstanceRegistration::Impl : std::enable_shared_from_this<Impl> {
     std::string namespace_id;
     std::string token;
     do {
-      json::object req{{"Filters", json::array{json::object{{"Name", "NAME"},
-                                                            {"Values", json::array{json::string(config.namespace_name)}},
-                                                            {"Condition", "EQ"}}}}};
+      json::object req{
+          {"Filters",
+           json::array{json::object{
+               {"Name", "NAME"}, {"Values", json::array{json::string(config.namespace_name)}}, {"Condition", "EQ"}}}}};
       if (!token.empty()) req["NextToken"] = token;
       auto res = co_await call(kListNamespacesTarget, req);
       if (!res) co_return false;
@@ -209,9 +210,9 @@ struct InstanceRegistration::Impl : std::enable_shared_from_this<Impl> {
       co_return false;
     }
     do {
-      json::object req{{"Filters", json::array{json::object{
-                                       {"Name", "NAMESPACE_ID"}, {"Values", json::array{json::string(namespace_id)}},
-                                       {"Condition", "EQ"}}}}};
+      json::object req{{"Filters", json::array{json::object{{"Name", "NAMESPACE_ID"},
+                                                            {"Values", json::array{json::string(namespace_id)}},
+                                                            {"Condition", "EQ"}}}}};
       if (!token.empty()) req["NextToken"] = token;
       auto res = co_await call(kListServicesTarget, req);
       if (!res) co_return false;
@@ -233,8 +234,8 @@ struct InstanceRegistration::Impl : std::enable_shared_from_this<Impl> {
       token = str(*res, "NextToken");
     } while (!token.empty());
     report("not_found", "ListServices",
-           "service " + config.service_name + " not found in namespace " + config.namespace_name + " (" +
-               namespace_id + ")");
+           "service " + config.service_name + " not found in namespace " + config.namespace_name + " (" + namespace_id +
+               ")");
     co_return false;
   }
 
