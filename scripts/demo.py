@@ -1,15 +1,28 @@
 #!/usr/bin/env python3
-"""The hawser demo: a two-service mesh on loopback, some traffic, a readable summary.
+"""The hawser demo: a small mesh on loopback, some traffic, a readable summary.
+
+    hawser registry (a local Cloud Map: namespace "demo", service "responder")
+        ^ register / health / deregister           ^ DiscoverInstances every 300 ms
+        |                                          |
+    responder-1's hawser, responder-2's hawser     caller's hawser
+    (node.register: each registers its inbound     (outbound "responder" discovers through
+     once its app answers GET /health)              cloudmap {namespace: demo, service: responder})
 
     caller app --HTTP_PROXY--> caller's hawser (http_proxy, outbound "responder")
-                                   |  static discovery, mutual TLS: presents spiffe://demo/caller,
+                                   |  mutual TLS: presents spiffe://demo/caller,
                                    |  accepts only spiffe://demo/responder
-                                   v
+                                   v  (round robin over the registered instances)
     client --> caller's hawser (inbound, plaintext) --> caller app
-               responder's hawser (inbound, strict mTLS, allows spiffe://demo/caller) --> responder app
+               responder-N's hawser (inbound, strict mTLS, allows spiffe://demo/caller) --> responder-N app
 
-The certificates (a CA, and one workload certificate per sidecar with its SPIFFE ID) are made
-by `hawser certs` in the demo's temporary directory (--work-dir), removed on exit.
+The certificates (a CA, and one workload certificate per identity with its SPIFFE ID; both
+responder sidecars prove spiffe://demo/responder) are made by `hawser certs` in the demo's
+temporary directory (--work-dir), removed on exit.
+
+Planned deregistration: while a request loop runs through the caller, responder-1's sidecar
+gets SIGTERM; it deregisters, keeps serving for node.deregister_grace (1s) while the caller's
+next poll drops it, then drains and exits 0.  Zero requests may fail, and afterwards all of
+them go to responder-2.
 
 Run by scripts/demo after the build.  Standard library only; every wait has a deadline.
 Every process this script starts is written to --pidfile ("PID MARKER" lines) so the
@@ -17,14 +30,15 @@ shell wrapper can kill exactly those on exit, and is reaped and removed from it 
 
 The demo is a list of steps (STEPS at the bottom).  Capabilities add a step, or a config hook
 (CONFIG_HOOKS) that edits each sidecar's configuration before it starts; mTLS is both (the
-`certificates` step and `mtls_config`).  Later ones (the local registry, capture, tracing)
-follow the same pattern.
+`certificates` step and `mtls_config`), and so is the local registry (the `registry` step and
+`registry_config`).  Later ones (capture, tracing) follow the same pattern.
 
 Exit status: 0 when every step passed, 1 otherwise.
 """
 
 import argparse
 import collections
+import datetime
 import http.client
 import json
 import os
@@ -44,6 +58,7 @@ sys.path.insert(0, SUPPORT)
 
 from hawser_harness import (Hawser, ProcessOutput, hawser_bin, metric_sum, parse_addr,  # noqa: E402
                             wait_until, addr_str, free_port, run_cmd)
+from cloudmap_helpers import CloudMapClient  # noqa: E402
 
 SAMPLE_SERVICES = os.path.join(SUPPORT, "sample_services.py")
 
@@ -215,6 +230,59 @@ class Sidecar:
             f.write(self.h.config_text or "")
 
 
+class Registry:
+    """`hawser registry`: a local Cloud Map on 127.0.0.1 (port 0; the bound address comes back
+    through --address-file)."""
+
+    def __init__(self, mesh):
+        self.mesh = mesh
+        self.proc = None
+        self.out = None
+        self.address = None          # "127.0.0.1:PORT"
+        self.addr_file = os.path.join(mesh.work_dir, "registry-address")
+        self.exit_code = None
+
+    @property
+    def endpoint(self):
+        return "http://" + self.address
+
+    def start(self, timeout=10):
+        cmd = [hawser_bin(), "registry", "--listen", "127.0.0.1:0", "--address-file", self.addr_file]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.mesh.pidfile.add(self.proc.pid, "hawser")
+        self.out = ProcessOutput(self.proc.stdout, "registry")
+
+        def listening():
+            if self.proc.poll() is not None:
+                raise StepFailed("hawser registry exited with %s: %s" % (
+                    self.proc.returncode, "\n".join(self.out.snapshot()[-10:])))
+            try:
+                with open(self.addr_file) as f:
+                    return f.read().strip() or None
+            except FileNotFoundError:
+                return None
+
+        self.address = wait_until(listening, timeout=timeout, message="hawser registry to listen")
+        return self
+
+    def stop(self, timeout=5):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.mesh.pidfile.remove(self.proc.pid)
+        if self.out:
+            self.out.join(2)
+        self.exit_code = self.proc.returncode
+        return self.exit_code
+
+
 class Mesh:
     """Everything the steps share."""
 
@@ -227,6 +295,10 @@ class Mesh:
         self.certs = {}                             # sidecar name -> {"cert", "key", "identity"}
         self.ca = None                              # path of the CA bundle
         self.stranger = None                        # a valid certificate the responder does not allow
+        self.registry = None                        # Registry
+        self.cloudmap = None                        # CloudMapClient for the registry's JSON API
+        self.service_id = None                      # the registry's id of demo/responder
+        self.dereg = None                           # what the planned deregistration saw
         self.own_work_dir = not opts.work_dir
         self.work_dir = opts.work_dir or tempfile.mkdtemp(prefix="hawser-demo-")
         self.log_dir = opts.log_dir or os.path.join(tempfile.gettempdir(), "hawser-demo-logs")
@@ -246,6 +318,11 @@ class Mesh:
                 a.stop()
             except Exception as e:  # noqa: BLE001
                 say("  (stopping %s: %r)" % (a.name, e))
+        if self.registry is not None:
+            try:
+                self.registry.stop()
+            except Exception as e:  # noqa: BLE001
+                say("  (stopping the registry: %r)" % e)
 
     def remove_work_dir(self):
         if self.own_work_dir:
@@ -258,6 +335,9 @@ class Mesh:
             with open(os.path.join(self.log_dir, "%s-app.log" % a.name), "w") as f:
                 lines = (a.out.snapshot() if a.out else []) + (a.err.snapshot() if a.err else [])
                 f.write("\n".join(lines) + "\n")
+        if self.registry is not None and self.registry.out is not None:
+            with open(os.path.join(self.log_dir, "registry.log"), "w") as f:
+                f.write("\n".join(self.registry.out.snapshot()) + "\n")
 
 
 def base_sidecar_config(service):
@@ -272,17 +352,31 @@ def base_sidecar_config(service):
 # Who may call whom.  The namespace "demo" and the service names give the SPIFFE IDs.
 TRUST_DOMAIN = "demo"
 IDENTITIES = {name: "spiffe://%s/%s" % (TRUST_DOMAIN, name) for name in ("caller", "responder")}
+# Two instances of the responder: app, sidecar and Cloud Map instance id share the name.  Both
+# sidecars have the responder's identity (one certificate, as replicas of a service would).
+RESPONDERS = ("responder-1", "responder-2")
+DRAINED = RESPONDERS[0]          # the one the planned deregistration takes away
+CLOUDMAP = {"namespace": "demo", "service": "responder"}
+POLL_INTERVAL = "300ms"
+# Logged (warn) by every sidecar once: expected here, the registry runs without --credentials.
+NO_CREDENTIALS = "no AWS credentials found: Cloud Map requests are sent unsigned"
+DEREGISTER_GRACE = "1s"          # > the caller's poll interval x 1.1 + one DiscoverInstances, with margin
+
+
+def role(name):
+    """The service a sidecar or app belongs to: responder-1 and responder-2 are 'responder'."""
+    return "responder" if name in RESPONDERS else name
 STRANGER = "spiffe://%s/stranger" % TRUST_DOMAIN   # valid certificate, not on any allow list
 
 
 def mtls_config(mesh, name, config):
     """Mutual TLS for one sidecar: its certificate, key and the CA (from the `certificates`
     step), and the TLS mode of each listener and outbound service."""
-    files = mesh.certs[name]
+    files = mesh.certs[role(name)]
     config["node"]["identity"] = files["identity"]
     config["tls"] = {"cert": files["cert"], "key": files["key"], "ca": mesh.ca}
     for inbound in config.get("inbound", []):
-        if name == "responder":
+        if role(name) == "responder":
             # Only sidecars with a certificate from the demo CA get a TLS session here, and of
             # those only the caller's identity may send requests (others get 403 unauthorized).
             inbound["tls"] = {"mode": "strict"}
@@ -300,9 +394,28 @@ def mtls_config(mesh, name, config):
         svc["tls"] = {"mode": "mutual"}
 
 
+def registry_config(mesh, name, config):
+    """Every sidecar talks to the local registry (the `registry` step): the top-level
+    discovery.cloudmap block.  No AWS credentials in the environment (the demo removes them),
+    so the requests go unsigned, as the registry without --credentials expects.  Responders
+    register themselves: once their app answers GET /health, with their inbound listener's
+    bound address; on SIGTERM they deregister and keep serving for deregister_grace."""
+    config["discovery"] = {"cloudmap": {"endpoint": mesh.registry.endpoint, "region": "us-east-1",
+                                        "poll_interval": POLL_INTERVAL, "health_refresh": "1s"}}
+    if role(name) == "responder":
+        config["node"].update({
+            "register": True,
+            "instance_id": name,
+            "cloudmap": dict(CLOUDMAP),
+            "app_health": {"path": "/health", "interval": "200ms", "timeout": "500ms"},
+            "advertise_address": "127.0.0.1:0",   # port 0: the inbound listener's bound port
+            "deregister_grace": DEREGISTER_GRACE,
+        })
+
+
 # Functions (mesh, sidecar_name, config_dict) -> None that edit a sidecar's configuration
 # before it starts.
-CONFIG_HOOKS = [mtls_config]
+CONFIG_HOOKS = [mtls_config, registry_config]
 
 
 # --------------------------------------------------------------------------------------
@@ -335,19 +448,66 @@ def step_certificates(mesh):
             mesh.certs[name] = files
 
 
-def step_start_responder(mesh):
-    app = mesh.apps["responder"] = App(mesh, "responder", "responder", ["--port", "0"]).start()
-    cfg = base_sidecar_config("responder")
-    cfg["inbound"] = [{"name": "responder", "listen": "127.0.0.1:0", "app": addr_str(app.address)}]
-    sc = mesh.sidecars["responder"] = Sidecar(mesh, "responder", cfg).start()
-    table([("responder app", addr_str(app.address)),
-           ("responder hawser inbound", addr_str(sc.listener("responder"))
-            + "  (strict mTLS; allow %s)" % IDENTITIES["caller"]),
-           ("responder hawser admin", addr_str(sc.h.admin))])
+def step_registry(mesh):
+    """`hawser registry`, with the namespace and the service the responders register in."""
+    for k in [k for k in os.environ if k.startswith("AWS_")]:
+        del os.environ[k]   # the sidecars' Cloud Map requests go unsigned to the local registry
+    reg = mesh.registry = Registry(mesh).start()
+    say("  $ hawser registry --listen 127.0.0.1:0 --address-file %s" % reg.addr_file)
+    say("    listening on %s" % reg.address)
+    cm = mesh.cloudmap = CloudMapClient(reg.address)
+    ns_id = cm.create_namespace(CLOUDMAP["namespace"])
+    say("  CreateHttpNamespace {Name: %s} -> %s (GetOperation: SUCCESS)" % (CLOUDMAP["namespace"], ns_id))
+    mesh.service_id = cm.create_service(ns_id, CLOUDMAP["service"])   # with HealthCheckCustomConfig
+    say("  (no --credentials: the sidecars' requests go unsigned; AWS_* variables are removed from their environment)")
+    say("  CreateService {Name: %s, NamespaceId: %s, HealthCheckCustomConfig: {}} -> %s"
+        % (CLOUDMAP["service"], ns_id, mesh.service_id))
+
+
+def _registered(mesh):
+    """{instance id: (address, health)} as the registry has it."""
+    health = mesh.cloudmap.health(mesh.service_id)
+    out = {}
+    for i in mesh.cloudmap.call("ListInstances", {"ServiceId": mesh.service_id})["Instances"]:
+        a = i.get("Attributes", {})
+        out[i["Id"]] = ("%s:%s" % (a.get("AWS_INSTANCE_IPV4"), a.get("AWS_INSTANCE_PORT")), health.get(i["Id"], "?"))
+    return out
+
+
+def _registry_table(mesh, indent="    "):
+    reg = _registered(mesh)
+    table([("", iid, addr, health) for iid, (addr, health) in sorted(reg.items())] or [("", "(no instances)")],
+          indent=indent)
+
+
+def step_start_responders(mesh):
+    """Two responder apps, each with a sidecar that registers it once the app is healthy."""
+    rows = []
+    for name in RESPONDERS:
+        app = mesh.apps[name] = App(mesh, name, "responder", ["--port", "0", "--name", name]).start()
+        cfg = base_sidecar_config("responder")
+        cfg["inbound"] = [{"name": "responder", "listen": "127.0.0.1:0", "app": addr_str(app.address)}]
+        sc = mesh.sidecars[name] = Sidecar(mesh, name, cfg).start()
+        rows += [(name + " app", addr_str(app.address)),
+                 (name + " hawser inbound", addr_str(sc.listener("responder"))
+                  + "  (strict mTLS; allow %s)" % IDENTITIES["caller"]),
+                 (name + " hawser admin", addr_str(sc.h.admin))]
+    table(rows)
+
+    def all_registered():
+        reg = _registered(mesh)
+        want = {n: addr_str(mesh.sidecars[n].listener("responder")) for n in RESPONDERS}
+        return all(reg.get(n) == (a, "HEALTHY") for n, a in want.items())
+    wait_until(all_registered, timeout=10, message="both responders registered and HEALTHY")
+    say("  self-registration (node.register; app_health GET /health every 200ms): /server_info registration = "
+        + ", ".join("%s %s" % (n, mesh.sidecars[n].admin_json("/server_info").get("registration"))
+                    for n in RESPONDERS))
+    say("  registry, service %s/%s (ListInstances, GetInstancesHealthStatus):"
+        % (CLOUDMAP["namespace"], CLOUDMAP["service"]))
+    _registry_table(mesh)
 
 
 def step_start_caller(mesh):
-    responder_inbound = mesh.sidecars["responder"].listener("responder")
     # The caller's sidecar needs the app's port before the app starts (the app needs the
     # sidecar's http_proxy address), so that one port is picked here.
     app_port = free_port()
@@ -358,7 +518,7 @@ def step_start_caller(mesh):
         "services": [{
             "name": "responder",
             "alias": "127.0.0.1:0",
-            "discovery": {"static": [addr_str(responder_inbound)]},
+            "discovery": {"cloudmap": dict(CLOUDMAP)},   # HEALTHY instances only (the default)
             "timeouts": {"connect": "1s", "request": "5s", "idle": "30s"},
         }],
     }
@@ -371,7 +531,20 @@ def step_start_caller(mesh):
            ("caller hawser http_proxy", addr_str(proxy)),
            ("caller hawser alias 'responder'", addr_str(sc.listener("responder"))),
            ("caller -> responder", "mutual TLS, expects %s" % IDENTITIES["responder"]),
+           ("caller -> responder discovery", "cloudmap %s/%s at %s, poll %s"
+            % (CLOUDMAP["namespace"], CLOUDMAP["service"], mesh.registry.endpoint, POLL_INTERVAL)),
            ("caller hawser admin", addr_str(sc.h.admin))])
+    want = {addr_str(mesh.sidecars[n].listener("responder")) for n in RESPONDERS}
+    got = wait_until(lambda: (lambda eps: eps if eps == want else None)(_cluster_endpoints(sc)),
+                     timeout=10, message="the caller's hawser to discover both responders")
+    say("  caller's /clusters, responder: " + ", ".join(sorted(got)))
+
+
+def _cluster_endpoints(sc, cluster="responder"):
+    for c in sc.admin_json("/clusters")["clusters"]:
+        if c["name"] == cluster:
+            return {e["address"] for e in c["endpoints"]}
+    return set()
 
 
 def step_smoke(mesh):
@@ -388,13 +561,13 @@ def step_smoke(mesh):
     if r.status != 200:
         raise StepFailed("GET / through the caller's sidecar -> %d %r" % (r.status, body[:300]))
     doc = json.loads(body)
-    if doc.get("upstream", {}).get("service") != "responder":
+    if doc.get("upstream", {}).get("service") not in RESPONDERS:
         raise StepFailed("unexpected body %r" % doc)
     say("  GET / -> %d  %s" % (r.status, json.dumps(doc, sort_keys=True)))
 
     def hops():
         lines = []
-        for name in ("caller", "responder"):
+        for name in mesh.sidecars:
             for d in mesh.sidecars[name].h.access_logs():
                 if d.get("request_id") == rid:
                     lines.append((name, d))
@@ -411,7 +584,7 @@ def _traffic_worker(entry, jobs, results, lock, timeout):
     conn = None
     for kind, i in jobs:
         start = time.monotonic()
-        status, reason, error = None, None, None
+        status, reason, error, instance = None, None, None, None
         try:
             if conn is None:
                 conn = http.client.HTTPConnection(*entry, timeout=timeout)
@@ -424,7 +597,8 @@ def _traffic_worker(entry, jobs, results, lock, timeout):
             data = r.read()
             status, reason = r.status, r.getheader("x-hawser-reason")
             if kind == "GET /" and status == 200:
-                if json.loads(data).get("upstream", {}).get("service") != "responder":
+                instance = json.loads(data).get("upstream", {}).get("service")
+                if instance not in RESPONDERS:
                     error = "unexpected body %r" % data[:200]
             if r.will_close:
                 conn.close()
@@ -436,7 +610,7 @@ def _traffic_worker(entry, jobs, results, lock, timeout):
             conn = None
         with lock:
             results.append({"kind": kind, "status": status, "reason": reason, "error": error,
-                            "latency": time.monotonic() - start})
+                            "instance": instance, "latency": time.monotonic() - start})
     if conn is not None:
         conn.close()
 
@@ -467,6 +641,8 @@ def step_traffic(mesh):
     st, _, body = _get(mesh.sidecars["caller"].listener("caller"), "/items")
     stored = json.loads(body).get("count") if st == 200 else None
     say("  caller app stores %s items (POST /items answered 201: %d)" % (stored, posts))
+    spread = collections.Counter(r["instance"] for r in mesh.results if r["instance"])
+    say("  GET / answered by: " + ", ".join("%s %d" % (n, spread[n]) for n in RESPONDERS))
     if bad:
         for r in bad[:5]:
             say("  FAILED: %r" % r)
@@ -486,12 +662,20 @@ def _get(addr, path):
 
 
 def _app_seen(mesh):
-    """What the responder app has seen of x-forwarded-client-cert (it is on loopback; the demo
-    asks it directly, not through a sidecar)."""
-    st, _, body = _get(mesh.apps["responder"].address, "/seen")
-    if st != 200:
-        raise StepFailed("responder app /seen -> %d" % st)
-    return json.loads(body)
+    """What the responder apps have seen of x-forwarded-client-cert, added up (they are on
+    loopback; the demo asks them directly, not through a sidecar)."""
+    total = {"requests": 0, "x-forwarded-client-cert": collections.Counter()}
+    for name in RESPONDERS:
+        app = mesh.apps[name]
+        if app.proc is None or app.proc.poll() is not None:
+            raise StepFailed("%s app is not running" % name)
+        st, _, body = _get(app.address, "/seen")
+        if st != 200:
+            raise StepFailed("%s app /seen -> %d" % (name, st))
+        seen = json.loads(body)
+        total["requests"] += seen["requests"]
+        total["x-forwarded-client-cert"].update(seen["x-forwarded-client-cert"])
+    return total
 
 
 def _plaintext_attempt(addr, timeout=5.0):
@@ -530,8 +714,9 @@ def _tls_request(addr, ca, cert=None, key=None, timeout=5.0):
 
 
 def step_negative(mesh):
-    """Clients that are not the caller's sidecar are turned away at the responder's inbound."""
-    sc = mesh.sidecars["responder"]
+    """Clients that are not the caller's sidecar are turned away at the responder's inbound
+    (responder-1's; responder-2's is configured the same)."""
+    sc = mesh.sidecars[RESPONDERS[0]]
     inbound = sc.listener("responder")
     before_app = _app_seen(mesh)["requests"]
     m0 = sc.metrics()
@@ -547,8 +732,8 @@ def step_negative(mesh):
     wait_until(lambda: errors("plaintext") >= 1, timeout=5,
                message='hawser_tls_handshake_errors_total{reason="plaintext"} to count it')
     say("  plaintext GET /data to %s: connection closed, no response (%s); "
-        'responder hawser_tls_handshake_errors_total{reason="plaintext"} +%d'
-        % (addr_str(inbound), "reset" if isinstance(got, Exception) else "EOF", errors("plaintext")))
+        '%s hawser_tls_handshake_errors_total{reason="plaintext"} +%d'
+        % (addr_str(inbound), "reset" if isinstance(got, Exception) else "EOF", RESPONDERS[0], errors("plaintext")))
 
     # 2. TLS without a client certificate: the handshake is refused.
     status, err = _tls_request(inbound, mesh.ca)
@@ -568,8 +753,8 @@ def step_negative(mesh):
 
     after_app = _app_seen(mesh)["requests"]
     if after_app != before_app:
-        raise StepFailed("the responder app saw %d requests from these clients" % (after_app - before_app))
-    say("  the responder app saw none of them (/data requests before and after: %d)" % after_app)
+        raise StepFailed("the responder apps saw %d requests from these clients" % (after_app - before_app))
+    say("  the responder apps saw none of them (/data requests before and after: %d)" % after_app)
 
 
 def step_report_mtls(mesh):
@@ -582,12 +767,12 @@ def step_report_mtls(mesh):
         cert = c["certificate"]
         rows.append(("", name, c["identity"], cert["subject"], cert["issuer"],
                      "%.1fh" % (cert["seconds_left"] / 3600.0)))
-        if c["identity"] != IDENTITIES[name]:
-            raise StepFailed("%s proves %r, expected %r" % (name, c["identity"], IDENTITIES[name]))
+        if c["identity"] != IDENTITIES[role(name)]:
+            raise StepFailed("%s proves %r, expected %r" % (name, c["identity"], IDENTITIES[role(name)]))
     table(rows)
 
     seen = _app_seen(mesh)
-    say("  x-forwarded-client-cert as the responder app saw it (%d /data requests):" % seen["requests"])
+    say("  x-forwarded-client-cert as the responder apps saw it (%d /data requests):" % seen["requests"])
     table([("", value, "x %d" % n) for value, n in sorted(seen["x-forwarded-client-cert"].items())], indent="    ")
     want = "URI=" + IDENTITIES["caller"]
     wrong = {v: n for v, n in seen["x-forwarded-client-cert"].items() if want not in v}
@@ -603,12 +788,12 @@ def step_report_mtls(mesh):
         rows.append(("", name, "handshake errors: " + (", ".join("%s=%g" % kv for kv in sorted(errs.items()))
                                                          or "none")))
     table(rows)
-    r = mesh.sidecars["responder"].metrics()
-    accepted = metric_sum(r, "hawser_downstream_connections_total")
-    failed = metric_sum(r, "hawser_tls_handshake_errors_total")
-    # Every connection to the strict inbound starts with a handshake; the stranger's (step
+    ms = [mesh.sidecars[n].metrics() for n in RESPONDERS]
+    accepted = sum(metric_sum(m, "hawser_downstream_connections_total") for m in ms)
+    failed = sum(metric_sum(m, "hawser_tls_handshake_errors_total") for m in ms)
+    # Every connection to the strict inbounds starts with a handshake; the stranger's (step
     # negative checks) is the one completed handshake that did not come from the caller.
-    say("  responder inbound: %d connections accepted, %d handshakes refused, %d completed: %d from the "
+    say("  responder inbounds (both): %d connections accepted, %d handshakes refused, %d completed: %d from the "
         "caller's sidecar (kept alive for its %d requests), 1 from %s"
         % (accepted, failed, accepted - failed, accepted - failed - 1, seen["requests"], STRANGER))
 
@@ -673,18 +858,181 @@ def step_report_sidecars(mesh):
                              % (name, upstream, requests))
 
 
+def _loop_worker(entry, stop, results, lock):
+    """GET / through the caller's inbound, again and again on one keep-alive connection, until
+    `stop`; each result says which responder answered (the caller app passes its body on)."""
+    conn = None
+    while not stop.is_set():
+        start = time.monotonic()
+        status, instance, error = None, None, None
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(*entry, timeout=10)
+            conn.request("GET", "/")
+            r = conn.getresponse()
+            data = r.read()
+            status = r.status
+            if status == 200:
+                instance = json.loads(data).get("upstream", {}).get("service")
+                if instance not in RESPONDERS:
+                    error = "unexpected body %r" % data[:200]
+            else:
+                error = "HTTP %d %r" % (status, data[:200])
+            if r.will_close:
+                conn.close()
+                conn = None
+        except Exception as e:  # noqa: BLE001 - recorded as a failed request
+            error = repr(e)
+            if conn is not None:
+                conn.close()
+            conn = None
+        with lock:
+            results.append({"start": start, "end": time.monotonic(), "status": status,
+                            "instance": instance, "error": error})
+        time.sleep(0.005)
+    if conn is not None:
+        conn.close()
+
+
+def step_planned_deregistration(mesh):
+    """SIGTERM responder-1's sidecar while requests flow through the caller: it deregisters,
+    serves through deregister_grace while the caller's next poll drops it, drains, exits 0."""
+    sc = mesh.sidecars[DRAINED]
+    survivor = [n for n in RESPONDERS if n != DRAINED][0]
+    caller = mesh.sidecars["caller"]
+    entry = caller.listener("caller")
+    registered_before = _registered(mesh)
+    clusters_before = sorted(_cluster_endpoints(caller))
+
+    results, lock, stop = [], threading.Lock(), threading.Event()
+    threads = [threading.Thread(target=_loop_worker, args=(entry, stop, results, lock), daemon=True)
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        def both_serving():
+            with lock:
+                seen = {r["instance"] for r in results if r["instance"]}
+                return len(results) >= 40 and seen >= set(RESPONDERS)
+        wait_until(both_serving, timeout=10, message="the request loop to reach both responders")
+        say("  request loop: 2 keep-alive clients, GET / through the caller's inbound, both responders answering")
+        t_term, t_term_wall = time.monotonic(), time.time()
+        sc.h.sigterm()
+        say("  SIGTERM -> %s's hawser (deregister_grace %s; the caller polls every %s)"
+            % (DRAINED, DEREGISTER_GRACE, POLL_INTERVAL))
+
+        def gone_from_caller():
+            return _cluster_endpoints(caller) == {addr_str(mesh.sidecars[survivor].listener("responder"))}
+        t_dropped = None
+        deadline = t_term + 15
+        while sc.h.alive() and time.monotonic() < deadline:
+            if t_dropped is None and gone_from_caller():
+                t_dropped = time.monotonic()
+            time.sleep(0.02)
+        rc = sc.h.wait_exit(max(0.1, deadline - time.monotonic()))
+        t_exit = time.monotonic()
+        sc.exit_code = rc
+        mesh.pidfile.remove(sc.h.proc.pid)
+        if t_dropped is None and gone_from_caller():
+            t_dropped = time.monotonic()
+        time.sleep(1.5)   # traffic after the exit: all of it on the survivor
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(15)
+    if any(t.is_alive() for t in threads):
+        raise StepFailed("a request loop thread did not finish")
+
+    last_on_drained = max((r["end"] for r in results if r["instance"] == DRAINED), default=None)
+    mesh.dereg = {
+        "results": results, "t_term": t_term, "t_exit": t_exit, "t_dropped": t_dropped, "rc": rc,
+        "last_on_drained": last_on_drained, "survivor": survivor,
+        "registered_before": registered_before, "registered_after": _registered(mesh),
+        "clusters_before": clusters_before, "clusters_after": sorted(_cluster_endpoints(caller)),
+        "t_term_wall": t_term_wall,
+        "logs": [d for d in sc.h.log_lines()
+                 if d.get("msg", "").startswith("self-registration: dereg") or d.get("msg") in ("draining", "drained; exiting")
+                 or (d.get("level") in ("warn", "error") and d.get("msg") != NO_CREDENTIALS)],
+    }
+    say("  %s's hawser exited with code %d, %.2fs after SIGTERM" % (DRAINED, rc, t_exit - t_term))
+    if t_dropped is not None:
+        say("  the caller's hawser dropped it from /clusters %.2fs after SIGTERM" % (t_dropped - t_term))
+    if last_on_drained is not None:
+        say("  last request answered by %s: %.2fs after SIGTERM" % (DRAINED, last_on_drained - t_term))
+    failed = [r for r in results if r["error"]]
+    problems = []
+    if failed:
+        for r in failed[:5]:
+            say("  FAILED: %r" % r)
+        problems.append("%d of %d requests failed" % (len(failed), len(results)))
+    if rc != 0:
+        problems.append("%s's hawser exited with %d" % (DRAINED, rc))
+    if DRAINED in mesh.dereg["registered_after"]:
+        problems.append("%s is still registered" % DRAINED)
+    after = {r["instance"] for r in results if r["start"] > t_exit}
+    if after != {survivor}:
+        problems.append("after the exit, requests went to %r" % sorted(after, key=str))
+    if problems:
+        raise StepFailed("; ".join(problems))
+
+
+def _since(log_line, t0_wall):
+    """'+1.23s': when a log line (its "time", ISO 8601 UTC with milliseconds) was written,
+    relative to t0_wall (time.time())."""
+    try:
+        t = datetime.datetime.strptime(log_line["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    except (KeyError, ValueError):
+        return "      "
+    return "%+.2fs" % (t.replace(tzinfo=datetime.timezone.utc).timestamp() - t0_wall)
+
+
+def step_report_deregistration(mesh):
+    d = mesh.dereg
+    res, t_term, t_exit = d["results"], d["t_term"], d["t_exit"]
+    say("  registry before:")
+    table([("", iid, addr, health) for iid, (addr, health) in sorted(d["registered_before"].items())], indent="    ")
+    say("  registry after:")
+    table([("", iid, addr, health) for iid, (addr, health) in sorted(d["registered_after"].items())]
+          or [("", "(no instances)")], indent="    ")
+    say("  caller's /clusters, responder: before %s; after %s"
+        % (", ".join(d["clusters_before"]), ", ".join(d["clusters_after"])))
+    say("  %s's hawser, log (SIGTERM to exit %.2fs, exit code %d):" % (DRAINED, t_exit - t_term, d["rc"]))
+    for line in d["logs"]:
+        say("    %s log: %s" % (_since(line, d["t_term_wall"]), json.dumps(line, sort_keys=True)))
+    phases = [("before SIGTERM", lambda r: r["start"] < t_term),
+              ("SIGTERM .. exit (grace + drain)", lambda r: t_term <= r["start"] <= t_exit),
+              ("after exit", lambda r: r["start"] > t_exit)]
+    rows = [("", "requests started", "total", "ok", "failed") + RESPONDERS]
+    for label, pred in phases + [("all", lambda r: True)]:
+        sel = [r for r in res if pred(r)]
+        by = collections.Counter(r["instance"] for r in sel if not r["error"])
+        rows.append(("", label, str(len(sel)), str(sum(by.values())), str(sum(1 for r in sel if r["error"])))
+                    + tuple(str(by[n]) for n in RESPONDERS))
+    say("  the request loop through the caller (GET /, answered by):")
+    table(rows)
+    failed = sum(1 for r in res if r["error"])
+    say("  traffic shifted to %s; %d of %d requests failed; %s's hawser exited %d"
+        % (d["survivor"], failed, len(res), DRAINED, d["rc"]))
+
+
 def step_drain(mesh):
-    """SIGTERM both sidecars at once; each drains and exits 0.  Then stop the apps."""
+    """SIGTERM the sidecars still running at once; each drains and exits 0.  Then stop the apps
+    and the registry."""
     t0 = time.monotonic()
     for sc in mesh.sidecars.values():
-        sc.h.sigterm()
+        sc.h.sigterm()   # a no-op for one that already exited (the planned deregistration)
     failed = []
     for name, sc in mesh.sidecars.items():
+        if sc.exit_code is not None:
+            say("  %s's hawser: exited earlier (planned deregistration), exit code %d" % (name, sc.exit_code))
+            if sc.exit_code != 0:
+                failed.append(name)
+            continue
         rc = sc.h.wait_exit(15)
         sc.exit_code = rc
         mesh.pidfile.remove(sc.h.proc.pid)
         logs = [d for d in sc.h.log_lines() if d.get("msg") in ("draining", "drained; exiting")
-                or d.get("level") in ("warn", "error")]
+                or (d.get("level") in ("warn", "error") and d.get("msg") != NO_CREDENTIALS)]
         say("  %s's hawser: exit code %d after %.2fs" % (name, rc, time.monotonic() - t0))
         for d in logs:
             say("    log: " + json.dumps(d, sort_keys=True))
@@ -695,21 +1043,29 @@ def step_drain(mesh):
         say("  %s app stopped (exit code %s)" % (name, rc))
         if rc not in (0, -signal.SIGTERM):
             failed.append(name + " app")
+    if mesh.registry is not None:
+        rc = mesh.registry.stop()
+        say("  hawser registry stopped (exit code %s)" % rc)
+        if rc not in (0, -signal.SIGTERM):
+            failed.append("registry")
     if failed:
         raise StepFailed("did not exit cleanly: " + ", ".join(failed))
 
 
 STEPS = [
     ("certificates: a CA and a SPIFFE identity per workload (hawser certs)", step_certificates),
-    ("start the responder and its sidecar", step_start_responder),
-    ("start the caller and its sidecar", step_start_caller),
+    ("registry: a local Cloud Map (hawser registry)", step_registry),
+    ("start two responders, each with a sidecar that registers it", step_start_responders),
+    ("start the caller and its sidecar (discovers the responders in the registry)", step_start_caller),
     ("one request end to end", step_smoke),
     ("traffic", step_traffic),
     ("negative checks: who may not reach the responder", step_negative),
     ("summary: requests", step_report_requests),
     ("summary: mutual TLS", step_report_mtls),
     ("summary: what each sidecar reports", step_report_sidecars),
-    ("drain: SIGTERM both sidecars", step_drain),
+    ("planned deregistration: SIGTERM %s's sidecar under load" % DRAINED, step_planned_deregistration),
+    ("summary: planned deregistration", step_report_deregistration),
+    ("drain: SIGTERM the other sidecars, stop the apps and the registry", step_drain),
 ]
 
 
