@@ -640,6 +640,8 @@ int Server::run() {
   log::info("hawser is live", {{"admin", admin_address}, {"workers", workers_.size()}, {"version", HAWSER_VERSION}});
   main_.run();
   for (auto& w : workers_) w->stop();
+  // Acceptors belong to the workers' io_contexts: release them first.
+  bound_.clear();
   workers_.clear();
   return exit_code_;
 }

@@ -146,7 +146,7 @@ class Dnsmasq:
         self.starts = 0
         self.log_path = None
 
-    def start(self, args, timeout=5.0):
+    def start(self, args, timeout=15.0):
         self.stop()
         self.starts += 1
         self.log_path = os.path.join(self.tmp, "%s-%d.log" % (self.name, self.starts))
