@@ -136,6 +136,7 @@ void Server::syncCloudMapSources() {
                       std::to_string(g.health_refresh.count()) + "|" + g.health_status + "|" +
                       svc.discovery.cloudmap_namespace + "|" + svc.discovery.cloudmap_service;
     for (const auto& [k, v] : svc.discovery.cloudmap_query) key += "|" + k + "=" + v;
+    key += "|owner=" + svc.discovery.cloudmap_owner_account;
     wanted[svc.name] = key;
   }
   for (auto it = cloudmap_.begin(); it != cloudmap_.end();) {
@@ -159,6 +160,7 @@ void Server::syncCloudMapSources() {
     sc.health_status =
         discovery::aws::parseHealthStatusFilter(g.health_status).value_or(discovery::aws::HealthStatusFilter::healthy);
     for (const auto& [k, v] : svc.discovery.cloudmap_query) sc.query_parameters[k] = v;
+    sc.owner_account = svc.discovery.cloudmap_owner_account;
     sc.poll_interval = g.poll_interval;
     sc.health_refresh = g.health_refresh;
     const std::string name = svc.name;

@@ -35,8 +35,10 @@ bool sameCluster(const config::Service& a, const config::Service& b) {
          a.discovery.kind == b.discovery.kind && a.discovery.endpoints == b.discovery.endpoints &&
          a.discovery.file == b.discovery.file && a.discovery.cloudmap_namespace == b.discovery.cloudmap_namespace &&
          a.discovery.cloudmap_service == b.discovery.cloudmap_service &&
-         a.discovery.cloudmap_query == b.discovery.cloudmap_query && a.discovery.dns_name == b.discovery.dns_name &&
-         a.discovery.dns_srv == b.discovery.dns_srv && a.discovery.dns_port == b.discovery.dns_port;
+         a.discovery.cloudmap_query == b.discovery.cloudmap_query &&
+         a.discovery.cloudmap_owner_account == b.discovery.cloudmap_owner_account &&
+         a.discovery.dns_name == b.discovery.dns_name && a.discovery.dns_srv == b.discovery.dns_srv &&
+         a.discovery.dns_port == b.discovery.dns_port;
 }
 
 const config::Service* findService(const config::Config& c, const std::string& name) {

@@ -88,6 +88,7 @@ boost::json::value toJson(const Config& c) {
       o["discovery"] = {{"cloudmap",
                          {{"namespace", s.discovery.cloudmap_namespace},
                           {"service", s.discovery.cloudmap_service},
+                          {"owner_account", s.discovery.cloudmap_owner_account},
                           {"query", std::move(q)}}}};
     }
     services.push_back(std::move(o));

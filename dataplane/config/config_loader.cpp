@@ -296,11 +296,18 @@ Discovery readDiscovery(const Field& f, bool have_cloudmap) {
       d.dns_port = static_cast<uint16_t>(dns.child("port").required().unsignedInt(1, 65535));
     }
   } else if (cm.present()) {
-    cm.expectMap({"namespace", "service", "query"});
+    cm.expectMap({"namespace", "service", "query", "owner_account"});
     d.kind = Discovery::Kind::cloudmap;
     d.cloudmap_namespace = cm.child("namespace").required().nonEmptyString();
     d.cloudmap_service = cm.child("service").required().nonEmptyString();
     if (auto q = cm.child("query"); q.present()) d.cloudmap_query = q.stringMap();
+    if (auto o = cm.child("owner_account"); o.present()) {
+      d.cloudmap_owner_account = o.nonEmptyString();
+      if (d.cloudmap_owner_account.size() != 12 ||
+          d.cloudmap_owner_account.find_first_not_of("0123456789") != std::string::npos) {
+        o.fail("must be a 12-digit AWS account id");
+      }
+    }
     if (!have_cloudmap) cm.fail("needs the top-level discovery.cloudmap block (endpoint or region)");
   } else if (st.present()) {
     d.kind = Discovery::Kind::static_list;

@@ -234,6 +234,40 @@ class WireTest(unittest.TestCase):
         self.assertEqual(status, 200, svc)
         return ns_id, svc["Service"]["Id"]
 
+    def test_sidecar_owner_account_for_shared_namespaces(self):
+        """`owner_account` reaches DiscoverInstances as OwnerAccount: the owning
+        account's namespace is found; another account's is not (errors counted,
+        never ready)."""
+        import hawser_harness as hh
+        reg = Registry(self, "--account", "111122223333")
+        _, svc_id = self.setup_service(reg)
+        status, body = reg.call("RegisterInstance", {"ServiceId": svc_id, "InstanceId": "i-1", "Attributes": {
+            "AWS_INSTANCE_IPV4": "127.0.0.1", "AWS_INSTANCE_PORT": "8081"}})
+        self.assertEqual(status, 200, body)
+
+        def cfg(owner):
+            return {"admin": {"address": "127.0.0.1:0"}, "workers": 1,
+                    "discovery": {"cloudmap": {"endpoint": "http://%s" % reg.address, "poll_interval": "200ms"}},
+                    "outbound": {"services": [{"name": "api", "alias": "127.0.0.1:0", "discovery": {"cloudmap": {
+                        "namespace": "wire.local", "service": "api", "owner_account": owner}}}]},
+                    "telemetry": {"access_log": {"path": "off"}}}
+
+        h = hh.start_hawser(self, cfg("111122223333"), name="owner-ok")
+        got = [e["address"] for e in h.admin_json("/clusters")["clusters"][0]["endpoints"]]
+        self.assertEqual(got, ["127.0.0.1:8081"])
+        self.assertEqual(h.admin_json("/config_dump")["outbound"]["services"][0]["discovery"]["cloudmap"]
+                         ["owner_account"], "111122223333")
+        other = hh.Hawser(cfg("999988887777"), name="owner-other")
+        self.addCleanup(other.stop)
+        other.start(wait_ready=False)
+        hh.wait_until(lambda: os.path.exists(other.admin_path), timeout=10, message="admin address written")
+        with open(other.admin_path) as f:
+            other.admin = hh.parse_addr(f.read().strip())
+        hh.wait_until(lambda: other.metric("hawser_discovery_errors_total") >= 2, timeout=10,
+                      message="errors counted for another account's namespace")
+        self.assertEqual(other.admin_get("/ready")[0], 503, "never warmed: not ready")
+        self.assertEqual(other.admin_json("/clusters")["clusters"][0]["endpoints"], [])
+
     def test_error_statuses_and_types(self):
         reg = Registry(self)
         ns_id, svc_id = self.setup_service(reg)
