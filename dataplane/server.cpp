@@ -137,6 +137,8 @@ void Server::syncCloudMapSources() {
                       svc.discovery.cloudmap_namespace + "|" + svc.discovery.cloudmap_service;
     for (const auto& [k, v] : svc.discovery.cloudmap_query) key += "|" + k + "=" + v;
     key += "|owner=" + svc.discovery.cloudmap_owner_account;
+    for (const auto& [k, v] : svc.discovery.cloudmap_optional) key += "|opt:" + k + "=" + v;
+    key += "|max=" + std::to_string(svc.discovery.cloudmap_max_results);
     wanted[svc.name] = key;
   }
   for (auto it = cloudmap_.begin(); it != cloudmap_.end();) {
@@ -161,6 +163,8 @@ void Server::syncCloudMapSources() {
         discovery::aws::parseHealthStatusFilter(g.health_status).value_or(discovery::aws::HealthStatusFilter::healthy);
     for (const auto& [k, v] : svc.discovery.cloudmap_query) sc.query_parameters[k] = v;
     sc.owner_account = svc.discovery.cloudmap_owner_account;
+    for (const auto& [k, v] : svc.discovery.cloudmap_optional) sc.optional_parameters[k] = v;
+    if (svc.discovery.cloudmap_max_results) sc.max_results = static_cast<int>(svc.discovery.cloudmap_max_results);
     sc.poll_interval = g.poll_interval;
     sc.health_refresh = g.health_refresh;
     const std::string name = svc.name;

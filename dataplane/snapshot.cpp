@@ -37,6 +37,8 @@ bool sameCluster(const config::Service& a, const config::Service& b) {
          a.discovery.cloudmap_service == b.discovery.cloudmap_service &&
          a.discovery.cloudmap_query == b.discovery.cloudmap_query &&
          a.discovery.cloudmap_owner_account == b.discovery.cloudmap_owner_account &&
+         a.discovery.cloudmap_optional == b.discovery.cloudmap_optional &&
+         a.discovery.cloudmap_max_results == b.discovery.cloudmap_max_results &&
          a.discovery.dns_name == b.discovery.dns_name && a.discovery.dns_srv == b.discovery.dns_srv &&
          a.discovery.dns_port == b.discovery.dns_port;
 }

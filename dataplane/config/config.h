@@ -147,8 +147,10 @@ struct Discovery {
   std::string cloudmap_namespace;  // cloudmap
   std::string cloudmap_service;
   std::vector<std::pair<std::string, std::string>> cloudmap_query;
-  std::string cloudmap_owner_account;  // shared namespaces: the owning account id
-  std::string dns_name;                // dns: an SRV name, or an A/AAAA name with dns_port
+  std::string cloudmap_owner_account;                                  // shared namespaces: the owning account id
+  std::vector<std::pair<std::string, std::string>> cloudmap_optional;  // OptionalParameters
+  uint32_t cloudmap_max_results = 0;                                   // 0: the API default
+  std::string dns_name;  // dns: an SRV name, or an A/AAAA name with dns_port
   bool dns_srv = true;
   uint16_t dns_port = 0;
 };

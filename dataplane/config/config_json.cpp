@@ -89,6 +89,7 @@ boost::json::value toJson(const Config& c) {
                          {{"namespace", s.discovery.cloudmap_namespace},
                           {"service", s.discovery.cloudmap_service},
                           {"owner_account", s.discovery.cloudmap_owner_account},
+                          {"max_results", s.discovery.cloudmap_max_results},
                           {"query", std::move(q)}}}};
     }
     services.push_back(std::move(o));

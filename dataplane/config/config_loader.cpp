@@ -296,11 +296,13 @@ Discovery readDiscovery(const Field& f, bool have_cloudmap) {
       d.dns_port = static_cast<uint16_t>(dns.child("port").required().unsignedInt(1, 65535));
     }
   } else if (cm.present()) {
-    cm.expectMap({"namespace", "service", "query", "owner_account"});
+    cm.expectMap({"namespace", "service", "query", "optional", "max_results", "owner_account"});
     d.kind = Discovery::Kind::cloudmap;
     d.cloudmap_namespace = cm.child("namespace").required().nonEmptyString();
     d.cloudmap_service = cm.child("service").required().nonEmptyString();
     if (auto q = cm.child("query"); q.present()) d.cloudmap_query = q.stringMap();
+    if (auto q = cm.child("optional"); q.present()) d.cloudmap_optional = q.stringMap();
+    if (auto m = cm.child("max_results"); m.present()) d.cloudmap_max_results = uint32_t(m.unsignedInt(1, 1000));
     if (auto o = cm.child("owner_account"); o.present()) {
       d.cloudmap_owner_account = o.nonEmptyString();
       if (d.cloudmap_owner_account.size() != 12 ||

@@ -268,6 +268,35 @@ class WireTest(unittest.TestCase):
         self.assertEqual(other.admin_get("/ready")[0], 503, "never warmed: not ready")
         self.assertEqual(other.admin_json("/clusters")["clusters"][0]["endpoints"], [])
 
+    def test_sidecar_optional_parameters_and_max_results(self):
+        """`optional` is sent as OptionalParameters (matching instances preferred)
+        and `max_results` as MaxResults."""
+        import hawser_harness as hh
+        reg = Registry(self)
+        _, svc_id = self.setup_service(reg)
+        for i, version in ((1, "v1"), (2, "v2"), (3, "v1")):
+            status, body = reg.call("RegisterInstance", {"ServiceId": svc_id, "InstanceId": "i-%d" % i,
+                                                         "Attributes": {"AWS_INSTANCE_IPV4": "127.0.0.1",
+                                                                        "AWS_INSTANCE_PORT": str(8080 + i),
+                                                                        "version": version}})
+            self.assertEqual(status, 200, body)
+
+        def endpoints(cloudmap):
+            cfg = {"admin": {"address": "127.0.0.1:0"}, "workers": 1,
+                   "discovery": {"cloudmap": {"endpoint": "http://%s" % reg.address, "poll_interval": "200ms"}},
+                   "outbound": {"services": [{"name": "api", "alias": "127.0.0.1:0", "discovery": {
+                       "cloudmap": dict({"namespace": "wire.local", "service": "api"}, **cloudmap)}}]},
+                   "telemetry": {"access_log": {"path": "off"}}}
+            h = hh.start_hawser(self, cfg, name="cm-options")
+            got = sorted(e["address"] for e in h.admin_json("/clusters")["clusters"][0]["endpoints"])
+            h.stop()
+            return got
+
+        self.assertEqual(endpoints({"optional": {"version": "v2"}}), ["127.0.0.1:8082"])
+        self.assertEqual(endpoints({"optional": {"version": "v9"}}),
+                         ["127.0.0.1:8081", "127.0.0.1:8082", "127.0.0.1:8083"])
+        self.assertEqual(len(endpoints({"max_results": 2})), 2)
+
     def test_error_statuses_and_types(self):
         reg = Registry(self)
         ns_id, svc_id = self.setup_service(reg)
