@@ -469,6 +469,14 @@ void Server::pollFiles() {
                 {{"service", name}, {"file", source.path()}, {"error", r.error}});
       continue;
     }
+    if (r.endpoints.empty() && !cluster->latest()->empty()) {
+      // Often a file caught half-written; as with Cloud Map, an empty list
+      // never replaces a non-empty set.
+      metrics_.main().discovery_errors.Increment();
+      log::warn("file discovery returned no endpoints; keeping the last endpoints",
+                {{"service", name}, {"file", source.path()}});
+      continue;
+    }
     auto set = discovery::mergeEndpoints(cluster->latest().get(), r.endpoints);
     cluster->setLatest(set);
     for (auto& w : workers_) {

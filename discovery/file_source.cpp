@@ -45,29 +45,26 @@ FileParseResult parseEndpointList(const std::string& text) {
 }
 
 bool FileSource::poll(FileParseResult& result) {
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) != 0) {
-    bool changed = first_ || size_ != -2;
-    first_ = false;
-    size_ = -2;
-    result = {{}, "cannot stat " + path_};
-    return changed;
-  }
-  bool changed = first_ || st.st_mtim.tv_sec != mtime_.tv_sec || st.st_mtim.tv_nsec != mtime_.tv_nsec ||
-                 st.st_size != size_ || st.st_ino != inode_;
-  if (!changed) return false;
-  first_ = false;
-  mtime_ = st.st_mtim;
-  size_ = st.st_size;
-  inode_ = st.st_ino;
+  // Compare contents, not stamps: an in-place rewrite read half-way would
+  // otherwise leave a stamp that matches the finished file, and the finished
+  // contents would never be read.
   std::ifstream in(path_);
   if (!in) {
+    bool changed = first_ || !missing_;
+    first_ = false;
+    missing_ = true;
+    last_.clear();
     result = {{}, "cannot read " + path_};
-    return true;
+    return changed;
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  result = parseEndpointList(ss.str());
+  std::string text = ss.str();
+  if (!first_ && !missing_ && text == last_) return false;
+  first_ = false;
+  missing_ = false;
+  last_ = std::move(text);
+  result = parseEndpointList(last_);
   return true;
 }
 

@@ -17,7 +17,7 @@ struct FileParseResult {
 
 FileParseResult parseEndpointList(const std::string& text);
 
-// Remembers the file's modification stamp so a poll reads it only on change.
+// Remembers the file's last contents so a poll parses it only on change.
 class FileSource {
  public:
   explicit FileSource(std::string path) : path_(std::move(path)) {}
@@ -29,9 +29,8 @@ class FileSource {
  private:
   std::string path_;
   bool first_ = true;
-  struct timespec mtime_ {};
-  off_t size_ = -1;
-  ino_t inode_ = 0;
+  bool missing_ = false;
+  std::string last_;  // the contents last parsed
 };
 
 }  // namespace hawser::discovery
