@@ -1,5 +1,7 @@
 #include "discovery/cloudmap/cloudmap_source.h"
 
+#include "discovery/cloudmap/cloudmap_request.h"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -78,29 +80,17 @@ struct CloudMapSource::Impl : std::enable_shared_from_this<Impl> {
 
   // Returns nullopt after reporting a transport or credentials problem.
   asio::awaitable<std::optional<HttpResponse>> call(std::string_view target, std::string body) {
-    HttpRequest request;
-    request.method = "POST";
-    request.url = url;
-    request.timeout = config.request_timeout;
-    request.headers = {{"Host", host_header},
-                       {"Content-Type", std::string(aws::kCloudMapContentType)},
-                       {"X-Amz-Target", std::string(target)}};
+    std::optional<aws::Credentials> creds;
     if (credentials) {
-      auto creds = credentials->current();
+      creds = credentials->current();
       if (!creds) {
         consecutive_throttles = 0;
         report("credentials", "no AWS credentials available yet (" + credentials->describe() + ")");
         co_return std::nullopt;
       }
-      aws::HttpRequestToSign to_sign{"POST", "/", request.headers, aws::sha256Hex(body)};
-      aws::SigningParams params;
-      params.region = config.region;
-      params.service = std::string(aws::kCloudMapSigningName);
-      params.amz_date = aws::formatAmzDate(std::chrono::system_clock::now());
-      auto signed_request = aws::signRequest(to_sign, *creds, params);
-      for (auto& h : signed_request.headers_to_add) request.headers.push_back(std::move(h));
     }
-    request.body = std::move(body);
+    auto request = makeCloudMapRequest(url, host_header, target, std::move(body), config.request_timeout, config.region,
+                                       creds ? &*creds : nullptr);
     auto response = co_await transport(std::move(request));
     if (!response.error.empty()) {
       consecutive_throttles = 0;

@@ -1,5 +1,7 @@
 #include "discovery/cloudmap/instance_registration.h"
 
+#include "discovery/cloudmap/cloudmap_request.h"
+
 #include <algorithm>
 #include <optional>
 #include <stdexcept>
@@ -127,28 +129,16 @@ struct InstanceRegistration::Impl : std::enable_shared_from_this<Impl> {
     const std::string_view op = target.substr(target.find('.') + 1);
     stats.calls.fetch_add(1, std::memory_order_relaxed);
     std::string body = json::serialize(body_obj);
-    HttpRequest request;
-    request.method = "POST";
-    request.url = base.url;
-    request.timeout = config.request_timeout;
-    request.headers = {{"Host", base.host_header},
-                       {"Content-Type", std::string(aws::kCloudMapContentType)},
-                       {"X-Amz-Target", std::string(target)}};
+    std::optional<aws::Credentials> creds;
     if (credentials) {
-      auto creds = credentials->current();
+      creds = credentials->current();
       if (!creds) {
         report("credentials", op, "no AWS credentials available yet (" + credentials->describe() + ")");
         co_return std::nullopt;
       }
-      aws::HttpRequestToSign to_sign{"POST", "/", request.headers, aws::sha256Hex(body)};
-      aws::SigningParams params;
-      params.region = config.region;
-      params.service = std::string(aws::kCloudMapSigningName);
-      params.amz_date = aws::formatAmzDate(std::chrono::system_clock::now());
-      auto signed_request = aws::signRequest(to_sign, *creds, params);
-      for (auto& h : signed_request.headers_to_add) request.headers.push_back(std::move(h));
     }
-    request.body = std::move(body);
+    auto request = makeCloudMapRequest(base.url, base.host_header, target, std::move(body), config.request_timeout,
+                                       config.region, creds ? &*creds : nullptr);
     auto response = co_await transport(std::move(request));
     if (stopped) co_return std::nullopt;
     if (!response.error.empty()) {
