@@ -608,9 +608,7 @@ class HttpSession {
       // read. The connection never carried a request: a connect failure.
       if (up->stream.isTls() && !up->reused && up_buf.size() == 0 &&
           rec.category() == asio::error::get_ssl_category()) {
-        w_.metrics()
-            .tlsHandshakeError(tls::handshakeFailureReason(X509_V_OK, static_cast<unsigned long>(rec.value())))
-            .Increment();
+        w_.metrics().tlsHandshakeError(tlsFailureReason(up->stream.tls()->native_handle(), rec)).Increment();
         out.outcome = policy::UpstreamOutcome::connectFailure();
         out.reached = false;
         co_return out;

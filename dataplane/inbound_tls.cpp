@@ -39,17 +39,18 @@ asio::awaitable<InboundTlsResult> acceptInboundTls(Worker& w, AnyStream& down, b
   auto [ec, used] = co_await down.tls()->async_handshake(asio::ssl::stream_base::server, buf.data(), tok);
   buf.consume(used);
   if (ec) {
-    auto reason =
-        ec == beast::error::timeout
-            ? std::string_view("timeout")
-            : tls::handshakeFailureReason(SSL_get_verify_result(ssl), ec.category() == asio::error::get_ssl_category()
-                                                                          ? static_cast<unsigned long>(ec.value())
-                                                                          : 0UL);
-    w.metrics().tlsHandshakeError(reason).Increment();
+    w.metrics().tlsHandshakeError(tlsFailureReason(ssl, ec)).Increment();
     co_return InboundTlsResult{};
   }
   auto identity = tls::peerIdentity(SSL_get0_peer_certificate(ssl));
   co_return InboundTlsResult{true, identity.value_or("")};
+}
+
+std::string_view tlsFailureReason(SSL* ssl, const boost::system::error_code& ec) {
+  if (ec == beast::error::timeout) return "timeout";
+  const unsigned long openssl_error =
+      ec.category() == asio::error::get_ssl_category() ? static_cast<unsigned long>(ec.value()) : 0UL;
+  return tls::handshakeFailureReason(SSL_get_verify_result(ssl), openssl_error);
 }
 
 std::optional<UpstreamTls> upstreamTls(const Worker& w, const Cluster& c) {

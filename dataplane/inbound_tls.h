@@ -26,6 +26,10 @@ boost::asio::awaitable<InboundTlsResult> acceptInboundTls(Worker& w, AnyStream& 
                                                           const ListenerSpec& spec, ConnectionGuard& guard,
                                                           std::chrono::milliseconds timeout);
 
+// The hawser_tls_handshake_errors_total reason of a failed TLS operation on
+// `ssl` (the handshake, or a first read that carries the peer's alert).
+std::string_view tlsFailureReason(SSL* ssl, const boost::system::error_code& ec);
+
 // The client side for an outbound cluster: null for plaintext clusters.
 std::optional<UpstreamTls> upstreamTls(const Worker& w, const Cluster& c);
 

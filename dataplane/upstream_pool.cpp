@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "dataplane/inbound_tls.h"
 #include "dataplane/tls/handshake_failure.h"
 #include "dataplane/tls/identity.h"
 #include "dataplane/tls/ssl_context.h"
@@ -86,12 +87,7 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
   tls::prepareClientSession(ssl, ep->key);
   auto [hec] = co_await secure.tls()->async_handshake(asio::ssl::stream_base::client, tok);
   if (hec) {
-    auto reason =
-        hec == beast::error::timeout
-            ? std::string_view("timeout")
-            : tls::handshakeFailureReason(SSL_get_verify_result(ssl), hec.category() == asio::error::get_ssl_category()
-                                                                          ? static_cast<unsigned long>(hec.value())
-                                                                          : 0UL);
+    auto reason = tlsFailureReason(ssl, hec);
     metrics_.tlsHandshakeError(reason).Increment();
     log::warn("upstream TLS handshake failed", {{"endpoint", ep->key}, {"reason", reason}, {"error", hec.message()}});
     co_return Result{hec, nullptr};
