@@ -52,9 +52,21 @@ boost::json::value toJson(const Config& c) {
                            {"health_refresh", formatDuration(c.cloudmap->health_refresh)},
                            {"health_status", c.cloudmap->health_status}}}};
   }
+  {
+    boost::json::object dns{{"servers", boost::json::value_from(c.dns.servers)},
+                            {"min_ttl", formatDuration(c.dns.min_ttl)},
+                            {"refresh", formatDuration(c.dns.refresh)},
+                            {"negative_ttl", formatDuration(c.dns.negative_ttl)},
+                            {"timeout", formatDuration(c.dns.timeout)}};
+    if (!root.contains("discovery")) root["discovery"] = boost::json::object{};
+    root["discovery"].as_object()["dns"] = std::move(dns);
+  }
   boost::json::array inbound;
   for (const auto& in : c.inbound) {
+    boost::json::value rate_limit = nullptr;
+    if (in.rate_limit) rate_limit = {{"rps", in.rate_limit->rps}, {"burst", in.rate_limit->burst}};
     inbound.push_back(boost::json::object{{"name", in.name},
+                                          {"rate_limit", rate_limit},
                                           {"listen", in.listen.str()},
                                           {"app", in.app.str()},
                                           {"protocol", name(in.protocol)},
@@ -71,6 +83,30 @@ boost::json::value toJson(const Config& c) {
                           {"load_balancer", name(s.load_balancer)},
                           {"tls", {{"mode", name(s.tls_mode)}, {"sans", boost::json::value_from(s.sans)}}}};
     if (s.alias) o["alias"] = s.alias->str();
+    if (s.retry) {
+      const auto& r = *s.retry;
+      o["retry"] = {{"attempts", r.attempts},
+                    {"per_try_timeout", formatDuration(r.per_try_timeout)},
+                    {"on", boost::json::value_from(r.on)},
+                    {"backoff", {{"base", formatDuration(r.backoff_base)}, {"max", formatDuration(r.backoff_max)}}},
+                    {"budget", {{"percent", r.budget_percent}, {"min_per_second", r.budget_min_per_second}}},
+                    {"max_buffered_body", r.max_buffered_body},
+                    {"allow_non_idempotent", r.allow_non_idempotent}};
+    }
+    const auto& cb = s.circuit_breaker;
+    o["circuit_breaker"] = {{"max_connections", cb.max_connections},
+                            {"max_pending", cb.max_pending},
+                            {"max_requests", cb.max_requests},
+                            {"max_retries", cb.max_retries}};
+    if (s.outlier_detection) {
+      const auto& od = *s.outlier_detection;
+      o["outlier_detection"] = {{"consecutive_5xx", od.consecutive_5xx},
+                                {"consecutive_gateway_errors", od.consecutive_gateway_errors},
+                                {"interval", formatDuration(od.interval)},
+                                {"base_ejection", formatDuration(od.base_ejection)},
+                                {"max_ejection", formatDuration(od.max_ejection)},
+                                {"max_ejection_percent", od.max_ejection_percent}};
+    }
     if (s.discovery.kind == Discovery::Kind::static_list) {
       boost::json::array eps;
       for (const auto& e : s.discovery.endpoints) eps.push_back(boost::json::string(e.str()));
