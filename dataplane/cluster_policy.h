@@ -3,9 +3,13 @@
 // state with a mutex (held for a few instructions) since every worker uses it.
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 
+#include "dataplane/config/config.h"
 #include "policy/circuit_breaker.h"
 #include "policy/retry_budget.h"
 #include "policy/retry_policy.h"
@@ -32,6 +36,33 @@ class ClusterPolicy {
     breaker_.release(policy::Threshold::max_requests);
     budget_.onRequestEnd();
   }
+  // max_pending: a request waiting for a new upstream connection (connecting,
+  // or queued behind max_connections). Counts the overflow when refused.
+  bool tryStartPending() {
+    std::lock_guard lock(mutex_);
+    return breaker_.tryAcquire(policy::Threshold::max_pending);
+  }
+  void endPending() {
+    std::lock_guard lock(mutex_);
+    breaker_.release(policy::Threshold::max_pending);
+  }
+  // max_connections: one slot per open upstream connection of the service,
+  // held from connect until it closes. Refusal is not an overflow yet: the
+  // request waits (pending) for a connection to come free.
+  bool tryOpenConnection() {
+    std::lock_guard lock(mutex_);
+    if (!breaker_.canAcquire(policy::Threshold::max_connections)) return false;
+    return breaker_.tryAcquire(policy::Threshold::max_connections);
+  }
+  void closeConnection() {
+    std::lock_guard lock(mutex_);
+    breaker_.release(policy::Threshold::max_connections);
+  }
+  uint64_t active(policy::Threshold t) {
+    std::lock_guard lock(mutex_);
+    return breaker_.active(t);
+  }
+
   enum class RetryAdmission { ok, ok_unbudgeted, budget_exhausted, overflow };
   // `budgeted`: whether the retry counts against the budget and max_retries.
   // A retry after a connect failure does not: nothing reached an upstream, so
@@ -61,24 +92,38 @@ class ClusterPolicy {
   policy::RetryBudget budget_;
 };
 
-// Inbound rate limit (a token bucket shared by every worker of a listener).
+// A token-bucket rate limit shared by every worker: of an inbound listener
+// (optionally one bucket per verified peer identity) or of an outbound service.
 class RateLimiter {
  public:
-  RateLimiter(double rps, uint32_t burst) : rps_(rps), burst_(burst), bucket_(rps, burst) {}
-  // Admitted, or the seconds the client should wait (Retry-After).
-  std::optional<std::chrono::seconds> admit(policy::TimePoint now) {
+  explicit RateLimiter(config::RateLimit limit) : limit_(limit), bucket_(limit.rps, limit.burst) {}
+  // Admitted, or the seconds the client should wait (Retry-After). `peer`
+  // selects the bucket when the limit is per peer (plaintext peers share "").
+  std::optional<std::chrono::seconds> admit(policy::TimePoint now, std::string_view peer = {}) {
     std::lock_guard lock(mutex_);
-    if (bucket_.tryAcquire(now)) return std::nullopt;
-    return std::max(bucket_.retryAfter(now), std::chrono::seconds(1));
+    policy::TokenBucket* bucket = &bucket_;
+    if (limit_.per_peer) {
+      auto it = peers_.find(peer);
+      if (it == peers_.end()) {
+        // Bounded: past the cap, buckets that are full again (idle peers) go.
+        if (peers_.size() >= kMaxPeers) {
+          std::erase_if(peers_, [&](auto& kv) { return kv.second.available(now) >= limit_.burst; });
+        }
+        it = peers_.emplace(std::string(peer), policy::TokenBucket(limit_.rps, limit_.burst)).first;
+      }
+      bucket = &it->second;
+    }
+    if (bucket->tryAcquire(now)) return std::nullopt;
+    return std::max(bucket->retryAfter(now), std::chrono::seconds(1));
   }
-  double rps() const { return rps_; }
-  uint32_t burst() const { return burst_; }
+  const config::RateLimit& limit() const { return limit_; }
 
  private:
+  static constexpr size_t kMaxPeers = 10000;
   std::mutex mutex_;
-  double rps_;
-  uint32_t burst_;
+  config::RateLimit limit_;
   policy::TokenBucket bucket_;
+  std::map<std::string, policy::TokenBucket, std::less<>> peers_;
 };
 
 }  // namespace hawser

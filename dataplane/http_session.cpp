@@ -23,6 +23,7 @@
 #include "policy/backoff.h"
 #include "policy/random.h"
 #include "policy/retry_policy.h"
+#include "policy/route_split.h"
 #include "policy/upstream_outcome.h"
 #include "telemetry/access_log.h"
 #include "telemetry/log.h"
@@ -40,6 +41,8 @@ constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 constexpr size_t kChunk = 64 * 1024;
+// Pins a route's subset by name (policy/route_split.h), e.g. to try a canary.
+constexpr std::string_view kSubsetHeader = policy::kSubsetOverrideHeader;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -197,7 +200,7 @@ class HttpSession {
     const bool has_body = !parser.is_done();
     if (spec->cluster) x.stats = peer_stats_ ? peer_stats_ : spec->cluster->stats[w_.id()];
     if (spec->rate_limiter) {
-      if (auto wait = spec->rate_limiter->admit(Clock::now())) {
+      if (auto wait = spec->rate_limiter->admit(Clock::now(), peer_identity_)) {
         w_.metrics().rateLimited(spec->name).Increment();
         retry_after_ = *wait;
         co_await localReply(x, LocalReply::rate_limited, client_keep_alive && !has_body);
@@ -255,7 +258,26 @@ class HttpSession {
     x.path = std::string(req.target());  // origin-form, after an absolute-form rewrite
     auto cluster = route.cluster;
     if (spec->kind != ListenerSpec::Kind::inbound || !peer_stats_) x.stats = cluster->stats[w_.id()];
-    const auto& t = cluster->timeouts();
+    if (cluster->rate_limiter) {  // the outbound limit of this service
+      if (auto wait = cluster->rate_limiter->admit(Clock::now())) {
+        w_.metrics().rateLimited(cluster->name()).Increment();
+        retry_after_ = *wait;
+        co_await localReply(x, LocalReply::rate_limited, client_keep_alive && !has_body);
+        retry_after_.reset();
+        finish(x, spec);
+        co_return client_keep_alive && !has_body && !w_.draining();
+      }
+    }
+    // The service's routes: the first match may send the request to a subset
+    // of the endpoints and override retries and timeouts.
+    const ClusterRoute* croute = route.fixed ? nullptr : cluster->matchRoute(req);
+    std::optional<size_t> subset;
+    if (croute) {
+      auto pin = req.find(kSubsetHeader);
+      subset = cluster->chooseSubset(w_.id(), *croute,
+                                     pin == req.end() ? std::string_view() : std::string_view(pin->value()));
+    }
+    const config::Timeouts t = croute && croute->timeouts ? *croute->timeouts : cluster->timeouts();
     if (t.request.count() > 0) x.deadline = x.start + t.request;
 
     // Rewrite the head for the upstream.
@@ -283,7 +305,7 @@ class HttpSession {
       ClusterPolicy& p;
       ~Admitted() { p.finish(); }
     } admitted{pol};
-    const auto& retry = pol.retry();
+    const auto& retry = croute && croute->retry ? *croute->retry : pol.retry();
 
     // A small body is read whole first, so a retry can send it again.
     std::string replay;
@@ -348,7 +370,7 @@ class HttpSession {
       }
     } retry_end{pol, retry_running, retry_budgeted};
     for (std::uint32_t attempt = 1;; ++attempt) {
-      auto ep = route.fixed ? route.fixed : cluster->pick(w_.id(), previous.get());
+      auto ep = route.fixed ? route.fixed : cluster->pick(w_.id(), previous.get(), subset);
       if (!ep) {
         co_await localReply(x, LocalReply::no_healthy_upstream, client_keep_alive && !has_body);
         finish(x, spec);
@@ -359,7 +381,13 @@ class HttpSession {
       active.emplace(*ep);
       policy::UpstreamOutcome outcome = policy::UpstreamOutcome::connectFailure();
       bool reached = false;
-      auto r = co_await w_.pool().acquire(ep, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle);
+      auto r = co_await w_.pool().acquire(ep, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle, false, cluster->policy);
+      if (r.overflow) {  // the circuit breaker: fail fast, no retry
+        pstats.overflow[static_cast<size_t>(*r.overflow)]->Increment();
+        co_await localReply(x, LocalReply::overflow, client_keep_alive && !has_body);
+        finish(x, spec);
+        co_return client_keep_alive && !has_body && !w_.draining();
+      }
       if (!r.ec) {
         up = std::move(r.conn);
         auto sent = co_await sendAndReadHead(x, req, parser, has_body, buffered, replay, expect_continue, up, rp,
@@ -621,7 +649,11 @@ class HttpSession {
 
   // Replaces `up` with a fresh connection to the same endpoint.
   asio::awaitable<bool> reconnect(std::unique_ptr<UpstreamConnection>& up, const config::Timeouts& t) {
-    auto r = co_await w_.pool().acquire(up->endpoint, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle, /*fresh=*/true);
+    auto endpoint = up->endpoint;
+    auto limits = up->limits;
+    up.reset();  // gives back its max_connections slot first
+    auto r =
+        co_await w_.pool().acquire(endpoint, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle, /*fresh=*/true, limits);
     if (r.ec) co_return false;
     up = std::move(r.conn);
     co_return true;

@@ -11,6 +11,7 @@
 
 #include "dataplane/admin_server.h"
 #include "dataplane/config/config_json.h"
+#include "dataplane/health_checker.h"
 #include "discovery/cloudmap/cloudmap_source.h"
 #include "discovery/cloudmap/credentials_provider.h"
 #include "discovery/cloudmap/instance_registration.h"
@@ -52,6 +53,7 @@ Server::Server(config::Config cfg, ServerOptions options)
 }
 
 Server::~Server() {
+  for (const auto& h : health_checkers_) h->stop();
   if (app_health_) app_health_->stop();
   if (registration_) registration_->stop();
   for (auto& [name, watch] : cloudmap_) watch.source->stop();
@@ -324,7 +326,7 @@ void Server::applyDiscoveredSet(const std::string& service, const std::vector<di
   for (auto& w : workers_) {
     asio::post(w->context(), [cluster, set, id = w->id()] { cluster->install(id, set); });
   }
-  metrics_.main().endpoints.Add({{"service", service}, {"state", "healthy"}}).Set(static_cast<double>(set->size()));
+  updateEndpointGauges();
   log::info("endpoints updated", {{"service", service}, {"count", set->size()}, {"source", source_name}});
 }
 
@@ -365,11 +367,8 @@ void Server::publish(std::shared_ptr<const Snapshot> snap, std::map<std::string,
   for (const auto& key : removed) bound_.erase(key);
   for (auto& [key, b] : added) bound_.emplace(key, std::move(b));
   snapshot_ = std::move(snap);
-  for (const auto& c : snapshot_->clusters) {
-    metrics_.main()
-        .endpoints.Add({{"service", c->name()}, {"state", "healthy"}})
-        .Set(static_cast<double>(c->latest()->size()));
-  }
+  syncHealthCheckers();
+  updateEndpointGauges();
   // File sources of clusters that are gone stop being polled; new ones start.
   for (auto it = file_sources_.begin(); it != file_sources_.end();) {
     auto f = snapshot_->file_sources.find(it->first);
@@ -435,6 +434,51 @@ void Server::watchTlsFiles() {
   });
 }
 
+// Active health checks run on worker 0 (its TLS context and connector), one
+// checker per cluster; a cluster carried over by a reload keeps its checker
+// and what it knows. A cluster without checks has no unhealthy endpoints.
+void Server::syncHealthCheckers() {
+  std::vector<std::shared_ptr<HealthChecker>> keep;
+  for (const auto& c : snapshot_->clusters) {
+    if (!c->health_check) {
+      for (const auto& e : *c->latest()) e->unhealthy.store(false, std::memory_order_relaxed);
+      continue;
+    }
+    auto it = std::find_if(health_checkers_.begin(), health_checkers_.end(),
+                           [&](const auto& h) { return h->cluster() == c.get(); });
+    if (it != health_checkers_.end()) {
+      keep.push_back(*it);
+    } else {
+      keep.push_back(std::make_shared<HealthChecker>(*workers_.front(), c, *c->health_check));
+      keep.back()->start();
+    }
+  }
+  for (const auto& h : health_checkers_) {
+    if (std::find(keep.begin(), keep.end(), h) == keep.end()) h->stop();
+  }
+  health_checkers_ = std::move(keep);
+}
+
+// hawser_endpoints{service,state}: healthy (a candidate), unhealthy (failing
+// active health checks), ejected (by outlier detection).
+void Server::updateEndpointGauges() {
+  for (const auto& c : snapshot_->clusters) {
+    double healthy = 0, unhealthy = 0, ejected = 0;
+    for (const auto& e : *c->latest()) {
+      if (e->unhealthy.load(std::memory_order_relaxed))
+        ++unhealthy;
+      else if (e->ejected.load(std::memory_order_relaxed))
+        ++ejected;
+      else
+        ++healthy;
+    }
+    auto& family = metrics_.main().endpoints;
+    family.Add({{"service", c->name()}, {"state", "healthy"}}).Set(healthy);
+    family.Add({{"service", c->name()}, {"state", "unhealthy"}}).Set(unhealthy);
+    family.Add({{"service", c->name()}, {"state", "ejected"}}).Set(ejected);
+  }
+}
+
 // Ejected endpoints return when their time is up; checked ten times a second.
 void Server::evaluateOutliers() {
   outlier_timer_.expires_after(std::chrono::milliseconds(100));
@@ -444,6 +488,7 @@ void Server::evaluateOutliers() {
     for (const auto& c : snapshot_->clusters) {
       if (c->outlier) c->outlier->evaluate(now);
     }
+    if (++outlier_ticks_ % 10 == 0) updateEndpointGauges();
     evaluateOutliers();
   });
 }
@@ -477,13 +522,7 @@ void Server::pollFiles() {
                 {{"service", name}, {"file", source.path()}});
       continue;
     }
-    auto set = discovery::mergeEndpoints(cluster->latest().get(), r.endpoints);
-    cluster->setLatest(set);
-    for (auto& w : workers_) {
-      asio::post(w->context(), [cluster, set, id = w->id()] { cluster->install(id, set); });
-    }
-    metrics_.main().endpoints.Add({{"service", name}, {"state", "healthy"}}).Set(static_cast<double>(set->size()));
-    log::info("endpoints updated", {{"service", name}, {"count", set->size()}, {"source", "file"}});
+    applyDiscoveredSet(name, r.endpoints, "file");
   }
 }
 
@@ -601,6 +640,7 @@ void Server::waitForDrain() {
     for (auto& [name, watch] : dns_) watch.source->stop();
     tls_timer_.cancel();
     outlier_timer_.cancel();
+    for (const auto& h : health_checkers_) h->stop();
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     main_.stop();
@@ -671,7 +711,9 @@ std::string Server::clustersJson() const {
     for (const auto& e : *c->latest()) {
       boost::json::object o;
       o["address"] = e->key;
-      o["health"] = "healthy";
+      o["health"] = e->unhealthy.load(std::memory_order_relaxed) ? "unhealthy" : "healthy";
+      o["zone"] = e->zone;
+      o["weight"] = e->weight;
       o["ejected"] = e->ejected.load(std::memory_order_relaxed);
       o["active_requests"] = e->active_requests.load(std::memory_order_relaxed);
       eps.push_back(std::move(o));

@@ -23,6 +23,8 @@
 
 namespace hawser {
 
+class HealthChecker;
+
 class AdminServer;
 namespace discovery::cloudmap {
 class CloudMapSource;
@@ -135,6 +137,10 @@ class Server {
   boost::asio::steady_timer outlier_timer_{main_};
   boost::asio::signal_set signals_{main_, SIGTERM, SIGINT, SIGHUP};
   void evaluateOutliers();
+  void syncHealthCheckers();
+  void updateEndpointGauges();
+  unsigned outlier_ticks_ = 0;
+  std::vector<std::shared_ptr<HealthChecker>> health_checkers_;
   int exit_code_ = 0;
 };
 

@@ -40,7 +40,39 @@ bool sameCluster(const config::Service& a, const config::Service& b) {
          a.discovery.cloudmap_optional == b.discovery.cloudmap_optional &&
          a.discovery.cloudmap_max_results == b.discovery.cloudmap_max_results &&
          a.discovery.dns_name == b.discovery.dns_name && a.discovery.dns_srv == b.discovery.dns_srv &&
-         a.discovery.dns_port == b.discovery.dns_port;
+         a.discovery.dns_port == b.discovery.dns_port &&
+         a.discovery.static_attributes == b.discovery.static_attributes && a.health_check == b.health_check &&
+         a.rate_limit == b.rate_limit && a.routes == b.routes && a.zone_aware == b.zone_aware &&
+         a.zone_spill_percent == b.zone_spill_percent && a.panic_threshold_percent == b.panic_threshold_percent;
+}
+
+std::vector<ClusterRoute> compileRoutes(const std::vector<config::Route>& routes) {
+  std::vector<ClusterRoute> out;
+  for (const auto& r : routes) {
+    ClusterRoute c;
+    c.prefix = r.prefix;
+    c.headers = r.headers;
+    if (!r.split.empty()) {
+      std::vector<policy::Subset> subsets;
+      for (const auto& s : r.split) {
+        subsets.push_back({policy::Attributes(s.subset.begin(), s.subset.end()), s.weight, s.name});
+      }
+      c.split.emplace(std::move(subsets));
+    }
+    if (r.retry) c.retry = retryPolicy(r.retry);
+    c.timeouts = r.timeouts;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<discovery::EndpointSpec> staticSpecs(const config::Discovery& d) {
+  std::vector<discovery::EndpointSpec> out;
+  for (size_t i = 0; i < d.endpoints.size(); ++i) {
+    const auto& attrs = d.static_attributes[i];
+    out.push_back({d.endpoints[i].host, d.endpoints[i].port, {attrs.begin(), attrs.end()}});
+  }
+  return out;
 }
 
 const config::Service* findService(const config::Config& c, const std::string& name) {
@@ -53,26 +85,19 @@ const config::Service* findService(const config::Config& c, const std::string& n
 std::shared_ptr<Cluster> makeCluster(const std::string& name, const config::Timeouts& t, config::LoadBalancer lb,
                                      config::Protocol protocol, unsigned workers, telemetry::Metrics& metrics,
                                      std::string_view direction, std::string_view service_label,
-                                     const Cluster* previous) {
-  auto c = std::make_shared<Cluster>(name, t, lb, protocol, workers);
+                                     policy::HostSelectionPolicy hosts = {}) {
+  auto c = std::make_shared<Cluster>(name, t, lb, protocol, workers, std::move(hosts));
   for (unsigned w = 0; w < workers; ++w) {
     c->stats.push_back(&metrics.worker(w).requestStats(direction, service_label, "unknown"));
     c->policy_stats.push_back(&metrics.worker(w).policyStats(service_label));
   }
   c->policy = std::make_shared<ClusterPolicy>(retryPolicy(std::nullopt), policy::CircuitBreakerThresholds{});
-  (void)previous;
   return c;
 }
 
 void installEverywhere(Cluster& c, unsigned workers, std::shared_ptr<const discovery::EndpointSet> set) {
   c.setLatest(set);
   for (unsigned w = 0; w < workers; ++w) c.install(w, set);
-}
-
-std::vector<std::pair<std::string, uint16_t>> toPairs(const std::vector<config::Address>& a) {
-  std::vector<std::pair<std::string, uint16_t>> out;
-  for (const auto& x : a) out.emplace_back(x.host, x.port);
-  return out;
 }
 
 }  // namespace
@@ -110,7 +135,7 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
 
   for (const auto& in : cfg->inbound) {
     auto cluster = makeCluster("inbound|" + in.name, in.timeouts, config::LoadBalancer::round_robin, in.protocol,
-                               workers, metrics, "inbound", local_service, nullptr);
+                               workers, metrics, "inbound", local_service);
     installEverywhere(
         *cluster, workers,
         discovery::mergeEndpoints(nullptr, std::vector<discovery::EndpointSpec>{{in.app.host, in.app.port, {}}}));
@@ -124,11 +149,10 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
           if (l.kind == ListenerSpec::Kind::inbound && l.name == in.name) old = &l;
         }
       }
-      if (old && old->rate_limiter && old->rate_limiter->rps() == in.rate_limit->rps &&
-          old->rate_limiter->burst() == in.rate_limit->burst) {
+      if (old && old->rate_limiter && old->rate_limiter->limit() == *in.rate_limit) {
         limiter = old->rate_limiter;
       } else {
-        limiter = std::make_shared<RateLimiter>(in.rate_limit->rps, in.rate_limit->burst);
+        limiter = std::make_shared<RateLimiter>(*in.rate_limit);
       }
     }
     snap->listeners.push_back({in.name, ListenerSpec::Kind::inbound, in.listen, in.protocol, cluster, in.timeouts,
@@ -144,8 +168,15 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
     }
     if (!cluster) {
       auto old = previous ? previous->service(svc.name) : nullptr;
+      policy::HostSelectionPolicy hosts;
+      hosts.panic_threshold_percent = svc.panic_threshold_percent;
+      hosts.zone_spill_percent = svc.zone_spill_percent;
+      if (svc.zone_aware) hosts.local_zone = cfg->node.zone;
       cluster = makeCluster(svc.name, svc.timeouts, svc.load_balancer, svc.protocol, workers, metrics, "outbound",
-                            svc.name, old.get());
+                            svc.name, std::move(hosts));
+      cluster->setRoutes(compileRoutes(svc.routes));
+      if (svc.rate_limit) cluster->rate_limiter = std::make_shared<RateLimiter>(*svc.rate_limit);
+      if (svc.health_check) cluster->health_check = *svc.health_check;
       cluster->mutual_tls = svc.tls_mode == config::OutboundTlsMode::mutual;
       const auto& cb = svc.circuit_breaker;
       cluster->policy = std::make_shared<ClusterPolicy>(
@@ -161,8 +192,7 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
       for (const auto& san : svc.sans) cluster->tls_pool_tag += "|" + san;
       auto old_set = old ? old->latest() : nullptr;
       if (svc.discovery.kind == config::Discovery::Kind::static_list) {
-        installEverywhere(*cluster, workers,
-                          discovery::mergeEndpoints(old_set.get(), toPairs(svc.discovery.endpoints)));
+        installEverywhere(*cluster, workers, discovery::mergeEndpoints(old_set.get(), staticSpecs(svc.discovery)));
       } else if (svc.discovery.kind == config::Discovery::Kind::cloudmap ||
                  svc.discovery.kind == config::Discovery::Kind::dns) {
         // Filled by the Cloud Map source; a rebuilt cluster starts from the last set.
@@ -195,7 +225,7 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
 
   if (cfg->outbound.http_proxy) {
     snap->passthrough = makeCluster("passthrough", config::Timeouts{}, config::LoadBalancer::round_robin,
-                                    config::Protocol::http, workers, metrics, "outbound", "passthrough", nullptr);
+                                    config::Protocol::http, workers, metrics, "outbound", "passthrough");
     snap->listeners.push_back({"http_proxy",
                                ListenerSpec::Kind::http_proxy,
                                *cfg->outbound.http_proxy,

@@ -4,6 +4,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "dataplane/inbound_tls.h"
@@ -27,6 +28,7 @@ UpstreamConnection::UpstreamConnection(AnyStream s, discovery::EndpointPtr ep, t
 
 UpstreamConnection::~UpstreamConnection() {
   metrics.upstream_active.Decrement();
+  if (limits) limits->closeConnection();
 }
 
 namespace {
@@ -38,24 +40,65 @@ bool stillAlive(tcp::socket& s) {
 }
 }  // namespace
 
-asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
-                                                            std::chrono::milliseconds connect_timeout,
-                                                            std::chrono::milliseconds max_idle, bool fresh) {
-  if (!fresh) {
-    if (auto it = idle_.find(tls ? ep->key + tls->pool_tag : ep->key); it != idle_.end()) {
-      auto& list = it->second;
-      auto now = std::chrono::steady_clock::now();
-      while (!list.empty()) {
-        auto conn = std::move(list.back());
-        list.pop_back();
-        if (now - conn->idle_since < max_idle && stillAlive(conn->stream.socket())) {
-          conn->reused = true;
-          co_return Result{{}, std::move(conn)};
-        }
-      }
+std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& key, std::chrono::milliseconds max_idle) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  auto& list = it->second;
+  auto now = std::chrono::steady_clock::now();
+  while (!list.empty()) {
+    auto conn = std::move(list.back());
+    list.pop_back();
+    if (now - conn->idle_since < max_idle && stillAlive(conn->stream.socket())) {
+      conn->reused = true;
+      return conn;
     }
   }
-  co_return co_await connect(ep, tls, connect_timeout);
+  return nullptr;
+}
+
+asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
+                                                            std::chrono::milliseconds connect_timeout,
+                                                            std::chrono::milliseconds max_idle, bool fresh,
+                                                            const std::shared_ptr<ClusterPolicy>& limits) {
+  const std::string key = tls ? ep->key + tls->pool_tag : ep->key;
+  if (!fresh) {
+    if (auto conn = takeIdle(key, max_idle)) co_return Result{{}, std::move(conn), std::nullopt};
+  }
+  if (!limits) co_return co_await connect(ep, tls, connect_timeout);
+
+  if (!limits->tryStartPending())
+    co_return Result{asio::error::no_buffer_space, nullptr, policy::Threshold::max_pending};
+  struct Pending {
+    ClusterPolicy& p;
+    ~Pending() { p.endPending(); }
+  } pending{*limits};
+  // At max_connections: wait for a connection of this worker to come back to
+  // the pool (woken by release) or for any of the service's to close (seen on
+  // the next short wake-up), within the connect timeout.
+  const auto deadline = std::chrono::steady_clock::now() + connect_timeout;
+  asio::steady_timer wake(ex_);
+  struct Waiting {
+    std::list<asio::steady_timer*>& list;
+    std::list<asio::steady_timer*>::iterator it;
+    ~Waiting() { list.erase(it); }
+  } waiting{waiters_, waiters_.insert(waiters_.end(), &wake)};
+  while (!limits->tryOpenConnection()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      co_return Result{asio::error::no_buffer_space, nullptr, policy::Threshold::max_connections};
+    }
+    wake.expires_after(std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(5)));
+    co_await wake.async_wait(tok);
+    if (!fresh) {
+      if (auto conn = takeIdle(key, max_idle)) co_return Result{{}, std::move(conn), std::nullopt};
+    }
+  }
+  auto r = co_await connect(ep, tls, connect_timeout);
+  if (r.conn)
+    r.conn->limits = limits;
+  else
+    limits->closeConnection();
+  co_return r;
 }
 
 asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
@@ -70,16 +113,16 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
   } else {
     tcp::resolver resolver(ex_);
     auto [rec, results] = co_await resolver.async_resolve(ep->host, std::to_string(ep->port), tok);
-    if (rec) co_return Result{rec, nullptr};
+    if (rec) co_return Result{rec, nullptr, std::nullopt};
     auto [cec, _] = co_await stream.async_connect(results, tok);
     ec = cec;
   }
-  if (ec) co_return Result{ec, nullptr};
+  if (ec) co_return Result{ec, nullptr, std::nullopt};
   stream.socket().set_option(tcp::no_delay(true), ec);
   if (!tls) {
     auto conn = std::make_unique<UpstreamConnection>(AnyStream(std::move(stream)), ep, metrics_);
     conn->pool_key = ep->key;
-    co_return Result{{}, std::move(conn)};
+    co_return Result{{}, std::move(conn), std::nullopt};
   }
   AnyStream secure(std::move(stream), tls->context);
   auto* ssl = secure.tls()->native_handle();
@@ -90,7 +133,7 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
     auto reason = tlsFailureReason(ssl, hec);
     metrics_.tlsHandshakeError(reason).Increment();
     log::warn("upstream TLS handshake failed", {{"endpoint", ep->key}, {"reason", reason}, {"error", hec.message()}});
-    co_return Result{hec, nullptr};
+    co_return Result{hec, nullptr, std::nullopt};
   }
   X509* peer = SSL_get0_peer_certificate(ssl);
   auto check = tls::checkPresentedIdentity(peer, *tls->expected_sans);
@@ -102,13 +145,13 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
               {{"endpoint", ep->key},
                {"expected", expected},
                {"presented", check.presented.empty() ? "(none)" : check.presented}});
-    co_return Result{asio::error::access_denied, nullptr};
+    co_return Result{asio::error::access_denied, nullptr, std::nullopt};
   }
   secure.tcp().expires_never();
   auto conn = std::make_unique<UpstreamConnection>(std::move(secure), ep, metrics_);
   conn->pool_key = ep->key + tls->pool_tag;
   conn->peer_identity = check.presented;
-  co_return Result{{}, std::move(conn)};
+  co_return Result{{}, std::move(conn), std::nullopt};
 }
 
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn) {
@@ -117,6 +160,7 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn) {
   conn->idle_since = std::chrono::steady_clock::now();
   conn->stream.tcp().expires_never();
   list.push_back(std::move(conn));
+  for (auto* w : waiters_) w->cancel();
 }
 
 size_t UpstreamPool::idleCount() const {

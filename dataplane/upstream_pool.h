@@ -6,12 +6,17 @@
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include <chrono>
+#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include <boost/asio/steady_timer.hpp>
+#include <optional>
+
 #include "dataplane/any_stream.h"
+#include "dataplane/cluster_policy.h"
 #include "discovery/endpoint.h"
 
 namespace hawser::telemetry {
@@ -31,6 +36,7 @@ struct UpstreamConnection {
   std::string pool_key;       // endpoint key, plus "|tls" for mutual TLS connections
   std::string peer_identity;  // verified identity of a TLS peer
   std::chrono::steady_clock::time_point idle_since;
+  std::shared_ptr<ClusterPolicy> limits;  // holds a max_connections slot of this service while open
   bool reused = false;
   telemetry::WorkerMetrics& metrics;
 };
@@ -53,12 +59,16 @@ class UpstreamPool {
   struct Result {
     boost::system::error_code ec;
     std::unique_ptr<UpstreamConnection> conn;
+    std::optional<policy::Threshold> overflow;  // refused by the service's circuit breaker
   };
   // An idle connection to `ep` still alive and idle less than `max_idle`,
-  // or a new one connected within `connect_timeout`.
+  // or a new one connected within `connect_timeout`. With `limits`, a new
+  // connection is pending (max_pending) until made, and waits for a free
+  // max_connections slot (or an idle connection to `ep`) at most
+  // `connect_timeout`.
   boost::asio::awaitable<Result> acquire(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                          std::chrono::milliseconds connect_timeout, std::chrono::milliseconds max_idle,
-                                         bool fresh = false);
+                                         bool fresh = false, const std::shared_ptr<ClusterPolicy>& limits = nullptr);
   // Connects without consulting the pool (tunnels, passthrough).
   boost::asio::awaitable<Result> connect(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                          std::chrono::milliseconds timeout);
@@ -70,7 +80,10 @@ class UpstreamPool {
   static constexpr size_t kMaxIdlePerEndpoint = 256;
   boost::asio::any_io_executor ex_;
   telemetry::WorkerMetrics& metrics_;
+  std::unique_ptr<UpstreamConnection> takeIdle(const std::string& key, std::chrono::milliseconds max_idle);
+
   std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
+  std::list<boost::asio::steady_timer*> waiters_;  // requests waiting for a connection; release wakes them
 };
 
 }  // namespace hawser

@@ -1,5 +1,7 @@
 #include "discovery/endpoint.h"
 
+#include <algorithm>
+#include <charconv>
 #include <unordered_map>
 
 namespace hawser::discovery {
@@ -9,8 +11,21 @@ static std::string makeKey(const std::string& host, uint16_t port) {
                                              : host + ":" + std::to_string(port);
 }
 
+static uint32_t weightOf(const std::map<std::string, std::string>& attrs) {
+  for (const char* name : {"weight", "srv_weight"}) {
+    auto it = attrs.find(name);
+    if (it == attrs.end()) continue;
+    uint32_t w = 0;
+    auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), w);
+    if (ec == std::errc() && end == it->second.data() + it->second.size()) return std::clamp<uint32_t>(w, 1, 10000);
+  }
+  return 1;
+}
+
 Endpoint::Endpoint(std::string h, uint16_t p, std::map<std::string, std::string> attrs)
-    : host(std::move(h)), port(p), key(makeKey(host, p)), attributes(std::move(attrs)) {}
+    : host(std::move(h)), port(p), key(makeKey(host, p)), attributes(std::move(attrs)), weight(weightOf(attributes)) {
+  if (auto it = attributes.find("AVAILABILITY_ZONE"); it != attributes.end()) zone = it->second;
+}
 
 std::shared_ptr<const EndpointSet> mergeEndpoints(const EndpointSet* previous, const std::vector<EndpointSpec>& specs) {
   std::unordered_map<std::string, EndpointPtr> old;

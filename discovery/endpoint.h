@@ -16,8 +16,13 @@ struct Endpoint {
   uint16_t port = 0;
   std::string key;  // "host:port", also the connection pool key
   std::map<std::string, std::string> attributes;
+  // From the attributes: `weight` (or a DNS SRV record's `srv_weight`) for
+  // weighted round robin, 1 when absent; `AVAILABILITY_ZONE` for zone awareness.
+  uint32_t weight = 1;
+  std::string zone;
   std::atomic<int32_t> active_requests{0};  // across workers; relaxed
   std::atomic<bool> ejected{false};         // by outlier detection; load balancers skip it
+  std::atomic<bool> unhealthy{false};       // by active health checks; load balancers skip it
 
   Endpoint(std::string h, uint16_t p, std::map<std::string, std::string> attrs = {});
 };

@@ -20,12 +20,34 @@ FileParseResult parseEndpointList(const std::string& text) {
   }
   if (root.IsNull()) return r;  // an empty file is an empty set
   if (!root.IsSequence()) {
-    r.error = "expected a list of \"host:port\" strings";
+    r.error = "expected a list of \"host:port\" strings or {address, attributes} mappings";
     return r;
   }
   for (size_t i = 0; i < root.size(); ++i) {
+    // "host:port", or {address: "host:port", attributes: {version: v2, ...}}.
     auto item = root[i];
-    std::string s = item.IsScalar() ? item.Scalar() : "";
+    std::map<std::string, std::string> attributes;
+    YAML::Node address = item;
+    if (item.IsMap()) {
+      address = item["address"];
+      for (const auto& kv : item) {
+        auto key = kv.first.Scalar();
+        if (key != "address" && key != "attributes") {
+          r.error = "item " + std::to_string(i) + ": unknown key \"" + key + "\" (expected address, attributes)";
+          r.endpoints.clear();
+          return r;
+        }
+      }
+      if (auto attrs = item["attributes"]; attrs && !attrs.IsNull()) {
+        if (!attrs.IsMap()) {
+          r.error = "item " + std::to_string(i) + ": attributes must be a mapping of strings";
+          r.endpoints.clear();
+          return r;
+        }
+        for (const auto& kv : attrs) attributes[kv.first.Scalar()] = kv.second.IsScalar() ? kv.second.Scalar() : "";
+      }
+    }
+    std::string s = address && address.IsScalar() ? address.Scalar() : "";
     auto colon = s.rfind(':');
     unsigned port = 0;
     const char* end = s.data() + s.size();
@@ -39,7 +61,7 @@ FileParseResult parseEndpointList(const std::string& text) {
     }
     std::string host = s.substr(0, colon);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    r.endpoints.emplace_back(std::move(host), static_cast<uint16_t>(port));
+    r.endpoints.push_back({std::move(host), static_cast<uint16_t>(port), std::move(attributes)});
   }
   return r;
 }

@@ -1,5 +1,6 @@
-// The `file` discovery source: a YAML list of "host:port" strings, re-read
-// when the file changes. Parsing is pure; the caller owns the polling timer.
+// The `file` discovery source: a YAML list of "host:port" strings or
+// {address: "host:port", attributes: {...}} mappings, re-read when the file
+// changes. Parsing is pure; the caller owns the polling timer.
 #pragma once
 
 #include <cstdint>
@@ -8,10 +9,12 @@
 #include <utility>
 #include <vector>
 
+#include "discovery/endpoint.h"
+
 namespace hawser::discovery {
 
 struct FileParseResult {
-  std::vector<std::pair<std::string, uint16_t>> endpoints;
+  std::vector<EndpointSpec> endpoints;
   std::string error;  // empty on success
 };
 

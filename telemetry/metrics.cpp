@@ -81,9 +81,11 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
       overflow_(family<prometheus::Counter>(r, "hawser_circuit_breaker_overflow_total",
                                             "Requests or retries refused by a circuit breaker threshold.")),
       rate_limited_(family<prometheus::Counter>(r, "hawser_rate_limited_total",
-                                                "Requests refused with 429 by an inbound rate limit.")),
+                                                "Requests refused with 429 by an inbound or outbound rate limit.")),
       ejections_(family<prometheus::Counter>(r, "hawser_outlier_ejections_total",
-                                             "Endpoints ejected by passive outlier detection.")) {}
+                                             "Endpoints ejected by passive outlier detection.")),
+      health_checks_(family<prometheus::Counter>(r, "hawser_health_checks_total",
+                                                 "Active health checks of upstream endpoints, by result.")) {}
 
 PolicyStats& WorkerMetrics::policyStats(std::string_view service) {
   std::lock_guard lock(mutex_);
@@ -94,6 +96,8 @@ PolicyStats& WorkerMetrics::policyStats(std::string_view service) {
     slot->retries = &retries_.Add({{"service", s}});
     slot->budget_exhausted = &budget_exhausted_.Add({{"service", s}});
     slot->ejections = &ejections_.Add({{"service", s}});
+    slot->health_pass = &health_checks_.Add({{"service", s}, {"result", "pass"}});
+    slot->health_fail = &health_checks_.Add({{"service", s}, {"result", "fail"}});
     static const char* names[] = {"max_connections", "max_pending", "max_requests", "max_retries"};
     for (size_t i = 0; i < slot->overflow.size(); ++i) {
       slot->overflow[i] = &overflow_.Add({{"service", s}, {"threshold", names[i]}});

@@ -34,6 +34,8 @@ struct PolicyStats {
   prometheus::Counter* budget_exhausted = nullptr;
   std::array<prometheus::Counter*, 4> overflow{};  // by policy::Threshold
   prometheus::Counter* ejections = nullptr;
+  prometheus::Counter* health_pass = nullptr;  // hawser_health_checks_total{result="pass"}
+  prometheus::Counter* health_fail = nullptr;
 };
 
 // The metrics one worker writes. Only that worker's thread records into it.
@@ -66,6 +68,7 @@ class WorkerMetrics {
   prometheus::Family<prometheus::Counter>& overflow_;
   prometheus::Family<prometheus::Counter>& rate_limited_;
   prometheus::Family<prometheus::Counter>& ejections_;
+  prometheus::Family<prometheus::Counter>& health_checks_;
   std::unordered_map<std::string, std::unique_ptr<PolicyStats>> policy_stats_;
   std::unordered_map<std::string, prometheus::Counter*> rate_limited_by_listener_;
   std::unordered_map<std::string, prometheus::Counter*> tls_errors_by_reason_;

@@ -27,6 +27,7 @@ struct Timeouts {
   Duration connect{5000};
   Duration request{15000};  // whole exchange; 0 disables
   Duration idle{60000};     // keep-alive and tunnel inactivity
+  bool operator==(const Timeouts&) const = default;
 };
 
 // `node.app_health`: the local app's HTTP health check (self-registration).
@@ -49,6 +50,9 @@ struct Node {
   AppHealth app_health;
   std::optional<Address> advertise_address;  // AWS_INSTANCE_IPV4:AWS_INSTANCE_PORT; port 0: the bound port
   Duration deregister_grace{0};              // keep serving this long after deregistering, before closing
+  // This task's availability zone, for zone-aware load balancing (`node.zone`;
+  // default: the AVAILABILITY_ZONE of node.attributes). Empty: no zone awareness.
+  std::string zone;
 };
 
 struct Limits {
@@ -104,7 +108,39 @@ struct OutlierDetection {
 struct RateLimit {
   double rps = 0;
   uint32_t burst = 0;
+  bool per_peer = false;  // inbound: one bucket per verified peer identity
   bool operator==(const RateLimit&) const = default;
+};
+
+// Active health checks (`health_check`): GET `path` on every endpoint over the
+// same (m)TLS as traffic.
+struct HealthCheck {
+  std::string path = "/healthz";
+  Duration interval{5000};
+  Duration timeout{1000};
+  uint32_t healthy = 2;    // consecutive passes to become healthy again
+  uint32_t unhealthy = 3;  // consecutive failures to become unhealthy
+  bool operator==(const HealthCheck&) const = default;
+};
+
+using AttributeList = std::vector<std::pair<std::string, std::string>>;
+
+// One entry of a route's `split`: the endpoints whose attributes match
+// `subset`, taking `weight` of the route's traffic.
+struct Split {
+  AttributeList subset;
+  uint32_t weight = 0;
+  std::string name;  // `name`; empty: derived from the selector (policy/route_split.h)
+  bool operator==(const Split&) const = default;
+};
+
+struct Route {
+  std::string prefix = "/";  // match.prefix
+  AttributeList headers;     // match.headers: exact values; names lower-cased
+  std::vector<Split> split;  // empty: every endpoint
+  std::optional<Retry> retry;
+  std::optional<Timeouts> timeouts;
+  bool operator==(const Route&) const = default;
 };
 
 enum class InboundTlsMode { strict, permissive, disabled };
@@ -142,9 +178,10 @@ struct Dns {
 struct Discovery {
   enum class Kind { static_list, file, cloudmap, dns };
   Kind kind = Kind::static_list;
-  std::vector<Address> endpoints;  // static
-  std::string file;                // file
-  std::string cloudmap_namespace;  // cloudmap
+  std::vector<Address> endpoints;                // static
+  std::vector<AttributeList> static_attributes;  // static: per endpoint (same order)
+  std::string file;                              // file
+  std::string cloudmap_namespace;                // cloudmap
   std::string cloudmap_service;
   std::vector<std::pair<std::string, std::string>> cloudmap_query;
   std::string cloudmap_owner_account;                                  // shared namespaces: the owning account id
@@ -168,6 +205,12 @@ struct Service {
   std::optional<Retry> retry;
   CircuitBreaker circuit_breaker;
   std::optional<OutlierDetection> outlier_detection;
+  std::optional<HealthCheck> health_check;
+  std::optional<RateLimit> rate_limit;  // outbound: requests to this service
+  std::vector<Route> routes;
+  bool zone_aware = true;                 // prefer node.zone's endpoints when node.zone is known
+  uint32_t zone_spill_percent = 70;       // below this share of usable local endpoints, use every zone
+  uint32_t panic_threshold_percent = 50;  // below this share of usable endpoints, use all of them
 };
 
 struct Outbound {

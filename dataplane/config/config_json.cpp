@@ -8,12 +8,46 @@ boost::json::object timeouts(const Timeouts& t) {
   return {
       {"connect", formatDuration(t.connect)}, {"request", formatDuration(t.request)}, {"idle", formatDuration(t.idle)}};
 }
+boost::json::object retry(const Retry& r) {
+  return {{"attempts", r.attempts},
+          {"per_try_timeout", formatDuration(r.per_try_timeout)},
+          {"on", boost::json::value_from(r.on)},
+          {"backoff", {{"base", formatDuration(r.backoff_base)}, {"max", formatDuration(r.backoff_max)}}},
+          {"budget", {{"percent", r.budget_percent}, {"min_per_second", r.budget_min_per_second}}},
+          {"max_buffered_body", r.max_buffered_body},
+          {"allow_non_idempotent", r.allow_non_idempotent}};
+}
+boost::json::object attributes(const AttributeList& list) {
+  boost::json::object o;
+  for (const auto& [k, v] : list) o[k] = v;
+  return o;
+}
+boost::json::value rateLimit(const std::optional<RateLimit>& r) {
+  if (!r) return nullptr;
+  return {{"rps", r->rps}, {"burst", r->burst}, {"per_peer", r->per_peer}};
+}
+boost::json::array routes(const std::vector<Route>& list) {
+  boost::json::array out;
+  for (const auto& r : list) {
+    boost::json::array split;
+    for (const auto& s : r.split) {
+      split.push_back({{"subset", attributes(s.subset)}, {"weight", s.weight}, {"name", s.name}});
+    }
+    boost::json::object o{{"match", {{"prefix", r.prefix}, {"headers", attributes(r.headers)}}},
+                          {"split", std::move(split)}};
+    if (r.retry) o["retry"] = retry(*r.retry);
+    if (r.timeouts) o["timeouts"] = timeouts(*r.timeouts);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
 }  // namespace
 
 boost::json::value toJson(const Config& c) {
   boost::json::object root;
   root["source"] = c.source;
-  root["node"] = {{"service", c.node.service}, {"namespace", c.node.ns}, {"identity", c.node.identity}};
+  root["node"] = {
+      {"service", c.node.service}, {"namespace", c.node.ns}, {"identity", c.node.identity}, {"zone", c.node.zone}};
   if (c.node.register_instance) {
     auto& node = root["node"].as_object();
     boost::json::object attrs;
@@ -63,10 +97,8 @@ boost::json::value toJson(const Config& c) {
   }
   boost::json::array inbound;
   for (const auto& in : c.inbound) {
-    boost::json::value rate_limit = nullptr;
-    if (in.rate_limit) rate_limit = {{"rps", in.rate_limit->rps}, {"burst", in.rate_limit->burst}};
     inbound.push_back(boost::json::object{{"name", in.name},
-                                          {"rate_limit", rate_limit},
+                                          {"rate_limit", rateLimit(in.rate_limit)},
                                           {"listen", in.listen.str()},
                                           {"app", in.app.str()},
                                           {"protocol", name(in.protocol)},
@@ -83,15 +115,19 @@ boost::json::value toJson(const Config& c) {
                           {"load_balancer", name(s.load_balancer)},
                           {"tls", {{"mode", name(s.tls_mode)}, {"sans", boost::json::value_from(s.sans)}}}};
     if (s.alias) o["alias"] = s.alias->str();
-    if (s.retry) {
-      const auto& r = *s.retry;
-      o["retry"] = {{"attempts", r.attempts},
-                    {"per_try_timeout", formatDuration(r.per_try_timeout)},
-                    {"on", boost::json::value_from(r.on)},
-                    {"backoff", {{"base", formatDuration(r.backoff_base)}, {"max", formatDuration(r.backoff_max)}}},
-                    {"budget", {{"percent", r.budget_percent}, {"min_per_second", r.budget_min_per_second}}},
-                    {"max_buffered_body", r.max_buffered_body},
-                    {"allow_non_idempotent", r.allow_non_idempotent}};
+    if (s.retry) o["retry"] = retry(*s.retry);
+    o["rate_limit"] = rateLimit(s.rate_limit);
+    o["routes"] = routes(s.routes);
+    o["zone_aware"] = s.zone_aware;
+    o["zone_spill_percent"] = s.zone_spill_percent;
+    o["panic_threshold_percent"] = s.panic_threshold_percent;
+    if (s.health_check) {
+      const auto& h = *s.health_check;
+      o["health_check"] = {{"path", h.path},
+                           {"interval", formatDuration(h.interval)},
+                           {"timeout", formatDuration(h.timeout)},
+                           {"healthy", h.healthy},
+                           {"unhealthy", h.unhealthy}};
     }
     const auto& cb = s.circuit_breaker;
     o["circuit_breaker"] = {{"max_connections", cb.max_connections},
@@ -109,7 +145,13 @@ boost::json::value toJson(const Config& c) {
     }
     if (s.discovery.kind == Discovery::Kind::static_list) {
       boost::json::array eps;
-      for (const auto& e : s.discovery.endpoints) eps.push_back(boost::json::string(e.str()));
+      for (size_t i = 0; i < s.discovery.endpoints.size(); ++i) {
+        const auto& attrs = s.discovery.static_attributes[i];
+        if (attrs.empty())
+          eps.push_back(boost::json::string(s.discovery.endpoints[i].str()));
+        else
+          eps.push_back({{"address", s.discovery.endpoints[i].str()}, {"attributes", attributes(attrs)}});
+      }
       o["discovery"] = {{"static", eps}};
     } else if (s.discovery.kind == Discovery::Kind::file) {
       o["discovery"] = {{"file", s.discovery.file}};

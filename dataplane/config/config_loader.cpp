@@ -163,6 +163,7 @@ class Field {
 
  public:
   bool present() const { return !missing_ && !node_.IsNull(); }
+  bool isMap() const { return present() && node_.IsMap(); }
   Field required() const {
     if (!present()) fail("required key is missing");
     return *this;
@@ -211,6 +212,80 @@ Retry readRetry(const Field& f) {
   if (auto v = f.child("max_buffered_body"); v.present()) r.max_buffered_body = v.unsignedInt(0, 64 << 20);
   if (auto v = f.child("allow_non_idempotent"); v.present()) r.allow_non_idempotent = v.boolean();
   return r;
+}
+
+RateLimit readRateLimit(const Field& rl, bool allow_per_peer) {
+  if (allow_per_peer)
+    rl.expectMap({"rps", "burst", "per_peer"});
+  else
+    rl.expectMap({"rps", "burst"});
+  RateLimit r;
+  r.rps = static_cast<double>(rl.child("rps").required().unsignedInt(1, 10'000'000));
+  r.burst = rl.child("burst").present() ? static_cast<uint32_t>(rl.child("burst").unsignedInt(1, 10'000'000))
+                                        : static_cast<uint32_t>(r.rps);
+  if (auto v = rl.child("per_peer"); v.present()) r.per_peer = v.boolean();
+  return r;
+}
+
+HealthCheck readHealthCheck(const Field& f) {
+  f.expectMap({"path", "interval", "timeout", "healthy", "unhealthy"});
+  HealthCheck h;
+  if (auto v = f.child("path"); v.present()) {
+    h.path = v.nonEmptyString();
+    if (h.path[0] != '/') v.fail("must start with /");
+  }
+  if (auto v = f.child("interval"); v.present()) h.interval = v.duration();
+  if (auto v = f.child("timeout"); v.present()) h.timeout = v.duration();
+  if (auto v = f.child("healthy"); v.present()) h.healthy = static_cast<uint32_t>(v.unsignedInt(1, 100));
+  if (auto v = f.child("unhealthy"); v.present()) h.unhealthy = static_cast<uint32_t>(v.unsignedInt(1, 100));
+  if (h.interval.count() == 0) f.child("interval").fail("must be greater than 0");
+  if (h.timeout.count() == 0) f.child("timeout").fail("must be greater than 0");
+  if (h.timeout > h.interval) f.child("timeout").fail("must not be greater than interval");
+  return h;
+}
+
+std::vector<Route> readRoutes(const Field& f) {
+  std::vector<Route> routes;
+  size_t n = f.expectList();
+  for (size_t i = 0; i < n; ++i) {
+    auto e = f.item(i);
+    e.expectMap({"match", "split", "retry", "timeouts"});
+    Route r;
+    if (auto m = e.child("match"); m.present()) {
+      m.expectMap({"prefix", "headers"});
+      if (auto p = m.child("prefix"); p.present()) {
+        r.prefix = p.nonEmptyString();
+        if (r.prefix[0] != '/') p.fail("must start with /");
+      }
+      if (auto h = m.child("headers"); h.present()) {
+        r.headers = h.stringMap();
+        for (auto& [name, value] : r.headers) {
+          for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        }
+      }
+    }
+    if (auto sp = e.child("split"); sp.present()) {
+      size_t k = sp.expectList();
+      if (k == 0) sp.fail("must not be empty (leave split out to use every endpoint)");
+      uint64_t total = 0;
+      std::set<std::string> names;
+      for (size_t j = 0; j < k; ++j) {
+        auto item = sp.item(j);
+        item.expectMap({"subset", "weight", "name"});
+        Split s;
+        s.subset = item.child("subset").required().stringMap();
+        s.weight = static_cast<uint32_t>(item.child("weight").required().unsignedInt(0, 1'000'000));
+        if (auto nm = item.child("name"); nm.present()) s.name = nm.nonEmptyString();
+        total += s.weight;
+        r.split.push_back(std::move(s));
+      }
+      if (total == 0) sp.fail("at least one split entry needs a weight above 0");
+    }
+    if (auto v = e.child("retry"); v.present()) r.retry = readRetry(v);
+    if (auto v = e.child("timeouts"); v.present()) r.timeouts = readTimeouts(v);
+    routes.push_back(std::move(r));
+  }
+  return routes;
 }
 
 // node.register, instance_id, attributes, cloudmap, app_health, advertise_address,
@@ -314,9 +389,18 @@ Discovery readDiscovery(const Field& f, bool have_cloudmap) {
   } else if (st.present()) {
     d.kind = Discovery::Kind::static_list;
     size_t n = st.expectList();
-    for (size_t i = 0; i < n; ++i) d.endpoints.push_back(st.item(i).address());
     for (size_t i = 0; i < n; ++i) {
-      if (d.endpoints[i].port == 0) st.item(i).fail("endpoint port must not be 0");
+      // "host:port", or {address: "host:port", attributes: {version: v2, ...}}.
+      auto item = st.item(i);
+      AttributeList attributes;
+      if (item.isMap()) {
+        item.expectMap({"address", "attributes"});
+        if (auto a = item.child("attributes"); a.present()) attributes = a.stringMap();
+      }
+      const Field where = item.isMap() ? item.child("address").required() : item;
+      d.endpoints.push_back(where.address());
+      d.static_attributes.push_back(std::move(attributes));
+      if (d.endpoints[i].port == 0) where.fail("endpoint port must not be 0");
     }
   } else {
     d.kind = Discovery::Kind::file;
@@ -398,11 +482,17 @@ Config parse(const YAML::Node& root, const std::string& source) {
   if (auto f = top.child("node"); f.present()) {
     node_field.emplace(f);
     f.expectMap({"service", "namespace", "identity", "register", "instance_id", "attributes", "cloudmap", "app_health",
-                 "advertise_address", "deregister_grace"});
+                 "advertise_address", "deregister_grace", "zone"});
     if (auto s = f.child("service"); s.present()) c.node.service = s.nonEmptyString();
     if (auto s = f.child("namespace"); s.present()) c.node.ns = s.nonEmptyString();
     if (auto s = f.child("identity"); s.present()) c.node.identity = s.nonEmptyString();
     readRegistration(f, c.node);
+    if (auto z = f.child("zone"); z.present()) c.node.zone = z.nonEmptyString();
+  }
+  if (c.node.zone.empty()) {
+    for (const auto& [k, v] : c.node.attributes) {
+      if (k == "AVAILABILITY_ZONE") c.node.zone = v;
+    }
   }
   if (auto f = top.child("admin"); f.present()) {
     f.expectMap({"address"});
@@ -451,14 +541,7 @@ Config parse(const YAML::Node& root, const std::string& source) {
       auto e = f.item(i);
       e.expectMap({"name", "listen", "app", "protocol", "timeouts", "tls", "authorization", "rate_limit"});
       Inbound in;
-      if (auto rl = e.child("rate_limit"); rl.present()) {
-        rl.expectMap({"rps", "burst"});
-        RateLimit r;
-        r.rps = static_cast<double>(rl.child("rps").required().unsignedInt(1, 10'000'000));
-        r.burst = rl.child("burst").present() ? static_cast<uint32_t>(rl.child("burst").unsignedInt(1, 10'000'000))
-                                              : static_cast<uint32_t>(r.rps);
-        in.rate_limit = r;
-      }
+      if (auto rl = e.child("rate_limit"); rl.present()) in.rate_limit = readRateLimit(rl, true);
       if (auto t = e.child("tls"); t.present()) {
         t.expectMap({"mode"});
         in.tls_mode = t.child("mode").required().oneOf<InboundTlsMode>({{"strict", InboundTlsMode::strict},
@@ -508,8 +591,19 @@ Config parse(const YAML::Node& root, const std::string& source) {
       for (size_t i = 0; i < n; ++i) {
         auto e = s.item(i);
         e.expectMap({"name", "alias", "protocol", "discovery", "timeouts", "load_balancer", "tls", "retry",
-                     "circuit_breaker", "outlier_detection"});
+                     "circuit_breaker", "outlier_detection", "health_check", "rate_limit", "routes", "zone_aware",
+                     "zone_spill_percent", "panic_threshold_percent"});
         Service svc;
+        if (auto v = e.child("health_check"); v.present()) svc.health_check = readHealthCheck(v);
+        if (auto v = e.child("rate_limit"); v.present()) svc.rate_limit = readRateLimit(v, false);
+        if (auto v = e.child("routes"); v.present()) svc.routes = readRoutes(v);
+        if (auto v = e.child("zone_aware"); v.present()) svc.zone_aware = v.boolean();
+        if (auto v = e.child("zone_spill_percent"); v.present()) {
+          svc.zone_spill_percent = static_cast<uint32_t>(v.unsignedInt(0, 100));
+        }
+        if (auto v = e.child("panic_threshold_percent"); v.present()) {
+          svc.panic_threshold_percent = static_cast<uint32_t>(v.unsignedInt(0, 100));
+        }
         if (auto od = e.child("outlier_detection"); od.present()) {
           od.expectMap({"consecutive_5xx", "consecutive_gateway_errors", "interval", "base_ejection", "max_ejection",
                         "max_ejection_percent"});
