@@ -1,4 +1,4 @@
-"""Resilience policy end to end (issue 6, acceptance 1 (retries part), 2, 3, 4, 6, 7, 9).
+"""Resilience policy end to end (issue 6, acceptance 1 to 9).
 
 Topology (all on 127.0.0.1, ephemeral ports, plaintext):
 
@@ -9,9 +9,8 @@ Fake upstreams are steered per instance (FakeUpstream(defaults={...}): always 50
 slow, always hang) or per request (x-fake-* headers).  A "refused" endpoint is a loopback
 port nobody listens on.
 
-Not covered here because hawser does not implement them yet (see docs/resilience.md):
-outlier ejection and return (second half of acceptance 1), weighted subset splits (5),
-zone awareness (8), active health checks, max_connections / max_pending.
+Health checks, weighted round robin, max_connections / max_pending, outbound and
+per-peer rate limits and route overrides are in test_routing_health.py.
 """
 
 import http.client
@@ -380,6 +379,148 @@ class CircuitBreaking(ResilienceBase):
         # The slots come back: a request after the burst is admitted.
         st, _, _ = hh.http_request(addr, "GET", "/four/after", headers={"x-fake-delay-ms": "0"})
         self.assertEqual(st, 200)
+
+
+def endpoint(fake, **attributes):
+    """A static discovery item with endpoint attributes (version, AVAILABILITY_ZONE, ...)."""
+    return {"address": fake.address, "attributes": {k: str(v) for k, v in attributes.items()}}
+
+
+class Subsets(ResilienceBase):
+    def test_5_weighted_split_90_10_and_header_pin(self):
+        """Acceptance 5: a 90/10 split over subsets v1/v2 lands within 88-92 / 8-12 over
+        10,000 requests; x-hawser-subset: v2 pins v2."""
+        v1 = [self.fake("v1-a"), self.fake("v1-b")]
+        v2 = [self.fake("v2-a")]
+        eps = [endpoint(f, version="v1") for f in v1] + [endpoint(f, version="v2") for f in v2]
+        self.hawser([service("svc", [], load_balancer="round_robin",
+                             discovery={"static": eps},
+                             routes=[{"split": [{"subset": {"version": "v1"}, "weight": 90},
+                                                {"subset": {"version": "v2"}, "weight": 10}]}])])
+        addr = self.h.listener("svc")
+        counts = {"v1": 0, "v2": 0}
+        lock = threading.Lock()
+        errors = []
+
+        def client(n):
+            holder = [None]
+            for i in range(n):
+                r = one(holder, addr, "GET", "/split?i=%d" % i)
+                with lock:
+                    if r["status"] != 200:
+                        errors.append(r)
+                    else:
+                        counts[r["instance"].split("-")[0]] += 1
+            if holder[0] is not None:
+                holder[0].close()
+
+        threads = [threading.Thread(target=client, args=(2500,), daemon=True) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+            self.assertFalse(t.is_alive(), "client thread did not finish")
+        self.assertEqual([], errors[:5])
+        total = counts["v1"] + counts["v2"]
+        self.assertEqual(total, 10000)
+        self.assertTrue(8800 <= counts["v1"] <= 9200, counts)
+        self.assertTrue(800 <= counts["v2"] <= 1200, counts)
+
+        holder = [None]
+        pinned = [one(holder, addr, "GET", "/pin", headers={"x-hawser-subset": "v2"}) for _ in range(50)]
+        self.assertEqual({"v2-a"}, {r["instance"] for r in pinned}, summary(pinned))
+        pinned = [one(holder, addr, "GET", "/pin", headers={"x-hawser-subset": "v1"}) for _ in range(50)]
+        self.assertEqual({"v1-a", "v1-b"}, {r["instance"] for r in pinned}, summary(pinned))
+        holder[0].close()
+
+    def test_5b_pin_subset_at_weight_zero_and_empty_subset(self):
+        """A canary at weight 0 takes no traffic until pinned; a subset with no endpoints
+        gives its share to the others, and pinning it is 503 no-healthy-upstream."""
+        v1 = self.fake("v1")
+        canary = self.fake("canary")
+        eps = [endpoint(v1, version="v1"), endpoint(canary, version="v2")]
+        self.hawser([service("svc", [], discovery={"static": eps},
+                             routes=[{"split": [{"subset": {"version": "v1"}, "weight": 100},
+                                                {"subset": {"version": "v2"}, "weight": 0},
+                                                {"subset": {"version": "v3"}, "weight": 50}]}])])
+        addr = self.h.listener("svc")
+        holder = [None]
+        plain = [one(holder, addr, "GET", "/") for _ in range(100)]
+        self.assertEqual({"v1"}, {r["instance"] for r in plain}, summary(plain))
+        pinned = one(holder, addr, "GET", "/", headers={"x-hawser-subset": "v2"})
+        self.assertEqual((200, "canary"), (pinned["status"], pinned["instance"]))
+        empty = one(holder, addr, "GET", "/", headers={"x-hawser-subset": "v3"})
+        self.assertEqual(503, empty["status"])
+        self.assertEqual("no-healthy-upstream", empty["reason"])
+        holder[0].close()
+
+
+class Zones(ResilienceBase):
+    def test_8_traffic_stays_in_zone_until_its_instances_are_ejected(self):
+        """Acceptance 8: instances in two zones; traffic stays in the task's zone until the
+        zone's instances are ejected, then fails over to the other zone (without failures,
+        thanks to retries), and comes back when the ejection ends."""
+        local = [self.fake("a-1"), self.fake("a-2")]
+        remote = [self.fake("b-1"), self.fake("b-2")]
+        eps = ([endpoint(f, AVAILABILITY_ZONE="zone-a") for f in local] +
+               [endpoint(f, AVAILABILITY_ZONE="zone-b") for f in remote])
+        cfg = hh.base_config(node={"service": "caller", "namespace": "demo", "zone": "zone-a"})
+        cfg["outbound"] = {"services": [service(
+            "svc", [], discovery={"static": eps}, load_balancer="round_robin",
+            retry={"attempts": 3, "on": ["gateway-error"], "backoff": {"base": "5ms", "max": "20ms"},
+                   "budget": {"percent": 100, "min_per_second": 1000}},
+            circuit_breaker={"max_retries": 100},
+            outlier_detection={"consecutive_gateway_errors": 2, "consecutive_5xx": 0,
+                               "base_ejection": "2s", "interval": "10s", "max_ejection_percent": 50})]}
+        self.h = hh.start_hawser(self, cfg, name="zones")
+        addr = self.h.listener("svc")
+
+        results, _ = run_load(addr, threads=2, duration=0.5, path="/local")
+        self.assertEqual([], [r for r in results if r["status"] != 200], summary(results))
+        self.assertEqual({"a-1", "a-2"}, {r["instance"] for r in results})
+
+        # The local zone fails: its instances are ejected and traffic moves to zone-b.
+        for f in local:
+            f.defaults = {"x-fake-status": "503"}
+        results, _ = run_load(addr, threads=2, duration=1.0, path="/failover")
+        self.assertEqual([], [r for r in results if r["status"] != 200], summary(results))
+        late = [r for r in results if r["start"] > results[0]["start"] + 0.3]
+        self.assertTrue(late)
+        self.assertEqual({"b-1", "b-2"}, {r["instance"] for r in late})
+        self.assertGreaterEqual(self.metric("hawser_outlier_ejections_total", service="svc"), 2)
+
+        # Healed and back from ejection: traffic returns to zone-a.
+        for f in local:
+            f.defaults = {}
+        hh.wait_until(lambda: not any(e["ejected"] for c in self.h.admin_json("/clusters")["clusters"]
+                                      if c["name"] == "svc" for e in c["endpoints"]),
+                      timeout=10, message="ejections to end")
+        results, _ = run_load(addr, threads=2, duration=0.5, path="/back")
+        self.assertEqual([], [r for r in results if r["status"] != 200], summary(results))
+        self.assertEqual({"a-1", "a-2"}, {r["instance"] for r in results})
+
+    def test_8b_zone_spill_when_local_capacity_is_short(self):
+        """With one of two local instances ejected (50% < the 70% spill threshold), every
+        usable instance of every zone takes traffic."""
+        local = [self.fake("a-1"), self.fake("a-2")]
+        remote = [self.fake("b-1"), self.fake("b-2")]
+        eps = ([endpoint(f, AVAILABILITY_ZONE="zone-a") for f in local] +
+               [endpoint(f, AVAILABILITY_ZONE="zone-b") for f in remote])
+        cfg = hh.base_config(node={"service": "caller", "namespace": "demo", "zone": "zone-a"})
+        cfg["outbound"] = {"services": [service(
+            "svc", [], discovery={"static": eps}, load_balancer="round_robin",
+            retry={"attempts": 3, "on": ["gateway-error"], "backoff": {"base": "5ms", "max": "20ms"},
+                   "budget": {"percent": 100, "min_per_second": 1000}},
+            circuit_breaker={"max_retries": 100},
+            outlier_detection={"consecutive_gateway_errors": 2, "consecutive_5xx": 0,
+                               "base_ejection": "30s", "interval": "10s", "max_ejection_percent": 50})]}
+        self.h = hh.start_hawser(self, cfg, name="spill")
+        addr = self.h.listener("svc")
+        local[0].defaults = {"x-fake-status": "503"}
+        run_load(addr, threads=1, duration=0.3, path="/warm")
+        results, _ = run_load(addr, threads=2, duration=0.5, path="/spill")
+        self.assertEqual([], [r for r in results if r["status"] != 200], summary(results))
+        self.assertEqual({"a-2", "b-1", "b-2"}, {r["instance"] for r in results})
 
 
 class RateLimiting(ResilienceBase):
