@@ -1,0 +1,319 @@
+"""Medians, ratios, goals, the markdown report and the gnuplot chart."""
+
+import os
+import statistics
+
+from .procs import run_tool
+
+CONFIG_ORDER = ["direct", "nginx", "haproxy", "hawser"]
+PEERS = ["nginx", "haproxy"]
+MIB = 1024.0
+
+# Issue 5's goals (ratios from the same run).
+GOAL_THROUGHPUT = 1.2      # hawser >= 1.2x the better peer
+GOAL_ADDED_P99 = 0.8       # hawser's added p99 <= 0.8x the better peer's
+GOAL_IDLE_MIB = 12.0
+GOAL_PEAK_MIB = 40.0
+GOAL_BYTES_PER_ENDPOINT = 1024.0
+GOAL_METRICS_COST = 0.03
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+FIELDS = ["rps", "p50_ms", "p99_ms", "p999_ms", "cpu_per_10k", "app_cpu_per_10k",
+          "rss_idle_client_kib", "rss_idle_server_kib", "rss_peak_client_kib", "rss_peak_server_kib"]
+
+
+def summarize(records):
+    """{workers: {config: {field: median, "runs": n}}} over runs without errors."""
+    out = {}
+    for r in records:
+        if r.get("failed"):
+            continue
+        out.setdefault(r["workers"], {}).setdefault(r["config"], []).append(r)
+    summary = {}
+    for workers, by_config in out.items():
+        summary[workers] = {}
+        for config, runs in by_config.items():
+            s = {f: median([run.get(f) for run in runs]) for f in FIELDS}
+            s["runs"] = len(runs)
+            summary[workers][config] = s
+    return summary
+
+
+def _fmt(v, spec="%.0f"):
+    return "—" if v is None else spec % v
+
+
+def _ratio(a, b, spec="%.2fx"):
+    if a is None or b is None or b == 0:
+        return "—"
+    return spec % (a / b)
+
+
+def _mib(kib):
+    return None if kib is None else kib / MIB
+
+
+def added_p99(s, config):
+    if config not in s or "direct" not in s:
+        return None
+    a, d = s[config]["p99_ms"], s["direct"]["p99_ms"]
+    return None if a is None or d is None else a - d
+
+
+def better_peer(s, key, higher_is_better=True):
+    vals = [(s[p][key], p) for p in PEERS if p in s and s[p][key] is not None]
+    if not vals:
+        return None, None
+    return (max if higher_is_better else min)(vals)
+
+
+def _configs(s):
+    return [c for c in CONFIG_ORDER if c in s]
+
+
+def main_table(workers, s, rate):
+    lines = ["### %d worker%s per proxy" % (workers, "" if workers == 1 else "s"), "",
+             "| configuration | req/s (50 conns) | vs direct | p50 ms | p99 ms | p99.9 ms | added p99 ms "
+             "| CPU s / 10k req (both sidecars) | RSS idle MiB client / server | RSS peak MiB client / server | runs |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    direct_rps = s.get("direct", {}).get("rps")
+    for c in _configs(s):
+        r = s[c]
+        idle = "—" if c == "direct" else "%s / %s" % (_fmt(_mib(r["rss_idle_client_kib"]), "%.1f"),
+                                                      _fmt(_mib(r["rss_idle_server_kib"]), "%.1f"))
+        peak = "—" if c == "direct" else "%s / %s" % (_fmt(_mib(r["rss_peak_client_kib"]), "%.1f"),
+                                                      _fmt(_mib(r["rss_peak_server_kib"]), "%.1f"))
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+            c, _fmt(r["rps"]), _ratio(r["rps"], direct_rps),
+            _fmt(r["p50_ms"], "%.3f"), _fmt(r["p99_ms"], "%.3f"), _fmt(r["p999_ms"], "%.3f"),
+            "—" if c == "direct" else _fmt(added_p99(s, c), "%.3f"),
+            "—" if c == "direct" else _fmt(r["cpu_per_10k"], "%.3f"),
+            idle, peak, r["runs"]))
+    lines.append("")
+    lines.append("Latency at a fixed %d req/s (h2load --h1, 10 connections); throughput with wrk "
+                 "(50 connections); medians of the runs." % rate)
+    lines.append("")
+    return lines
+
+
+def ratio_table(workers, s):
+    if "hawser" not in s:
+        return []
+    h = s["hawser"]
+    rows = ["| hawser vs | throughput | added p99 | CPU per request | RSS peak (client+server) |",
+            "|---|---:|---:|---:|---:|"]
+    for p in [c for c in CONFIG_ORDER if c in s and c != "hawser"]:
+        q = s[p]
+        if p == "direct":
+            rows.append("| direct | %s | — | — | — |" % _ratio(h["rps"], q["rps"]))
+            continue
+        hp = _sum(h["rss_peak_client_kib"], h["rss_peak_server_kib"])
+        qp = _sum(q["rss_peak_client_kib"], q["rss_peak_server_kib"])
+        rows.append("| %s | %s | %s | %s | %s |" % (
+            p, _ratio(h["rps"], q["rps"]), _ratio(added_p99(s, "hawser"), added_p99(s, p)),
+            _ratio(h["cpu_per_10k"], q["cpu_per_10k"]), _ratio(hp, qp)))
+    return ["Ratios, %d worker%s (hawser / other; throughput above 1 is better, the rest below 1 is better):"
+            % (workers, "" if workers == 1 else "s"), ""] + rows + [""]
+
+
+def _sum(a, b):
+    return None if a is None or b is None else a + b
+
+
+def goals(summary, metrics_cost, scaling):
+    """[(goal, workers, measured text, met: True/False/None)]"""
+    out = []
+    for workers in sorted(summary):
+        s = summary[workers]
+        if "hawser" not in s:
+            continue
+        h = s["hawser"]
+        peer_rps, peer = better_peer(s, "rps")
+        if peer:
+            ratio = h["rps"] / peer_rps
+            out.append(("throughput >= %.1fx the better peer" % GOAL_THROUGHPUT, workers,
+                        "%.2fx of %s (%.0f vs %.0f req/s)" % (ratio, peer, h["rps"], peer_rps),
+                        ratio >= GOAL_THROUGHPUT))
+        peer_added = [(added_p99(s, p), p) for p in PEERS if added_p99(s, p) is not None]
+        hawser_added = added_p99(s, "hawser")
+        if peer_added and hawser_added is not None:
+            best, bp = min(peer_added)
+            met = hawser_added <= GOAL_ADDED_P99 * best
+            ratio = "%.2fx" % (hawser_added / best) if best > 0 else "n/a (peer adds nothing)"
+            out.append(("added p99 <= %.1fx the better peer's" % GOAL_ADDED_P99, workers,
+                        "%s of %s (%.3f vs %.3f ms)" % (ratio, bp, hawser_added, best), met))
+        idle = max(x for x in (h["rss_idle_client_kib"], h["rss_idle_server_kib"]) if x is not None) / MIB
+        peak = max(x for x in (h["rss_peak_client_kib"], h["rss_peak_server_kib"]) if x is not None) / MIB
+        out.append(("RSS idle <= %.0f MiB per sidecar" % GOAL_IDLE_MIB, workers,
+                    "%.1f MiB (larger side)" % idle, idle <= GOAL_IDLE_MIB))
+        out.append(("RSS peak <= %.0f MiB per sidecar" % GOAL_PEAK_MIB, workers,
+                    "%.1f MiB (larger side)" % peak, peak <= GOAL_PEAK_MIB))
+    for point in scaling_per_endpoint(scaling):
+        out.append(("discovery memory <= 1 KiB per endpoint", point["workers"],
+                    "%.0f B per endpoint all-in (%d services x %d), %.0f B marginal" % (
+                        point["all_in"], point["services"], point["per_service"],
+                        point["marginal"]) if point["marginal"] is not None else
+                    "%.0f B per endpoint all-in" % point["all_in"],
+                    point["all_in"] <= GOAL_BYTES_PER_ENDPOINT))
+    if metrics_cost is not None:
+        out.append(("metrics on costs <= 3% throughput", metrics_cost["workers"],
+                    "not measurable as stated (no switch to turn metrics off); throughput with "
+                    "/metrics scraped every %g s: %+.1f%%" % (metrics_cost["interval"],
+                                                            -100 * metrics_cost["cost"]), None))
+    return out
+
+
+def scaling_per_endpoint(scaling):
+    """For each worker count: bytes per endpoint all-in (vs no services) and marginal
+    (the 10-per-service point against the 1-per-service point, same service count)."""
+    out = []
+    by_workers = {}
+    for p in scaling:
+        by_workers.setdefault(p["workers"], []).append(p)
+    for workers, points in sorted(by_workers.items()):
+        base = next((p for p in points if p["endpoints"] == 0), None)
+        big = max(points, key=lambda p: p["endpoints"])
+        if base is None or big["endpoints"] == 0:
+            continue
+        all_in = (big["rss_kib"] - base["rss_kib"]) * 1024.0 / big["endpoints"]
+        small = next((p for p in points if p["services"] == big["services"]
+                      and p["endpoints_per_service"] < big["endpoints_per_service"]), None)
+        marginal = None
+        if small:
+            marginal = (big["rss_kib"] - small["rss_kib"]) * 1024.0 / (big["endpoints"] - small["endpoints"])
+        out.append({"workers": workers, "services": big["services"],
+                    "per_service": big["endpoints_per_service"], "all_in": all_in, "marginal": marginal,
+                    "per_service_bytes": ((small["rss_kib"] - base["rss_kib"]) * 1024.0 / small["services"]
+                                          if small else None)})
+    return out
+
+
+def markdown(meta, summary, metrics_runs, scaling, errors, chart_name):
+    lines = ["# hawser benchmark: %s" % meta["started"], ""]
+    lines += ["Mesh hop: load generator → client sidecar (plaintext) → mutual TLS 1.3, client "
+              "certificate verified and authorized → server sidecar → app (nginx, `return 200`, "
+              "%d worker). Everything on 127.0.0.1 on one machine." % meta["app_workers"], ""]
+    lines += ["| | |", "|---|---|"]
+    for k in ("mode", "hawser", "hawser_version", "git", "cpus", "cpu_model", "kernel", "peers",
+              "durations", "machine"):
+        if k in meta:
+            lines.append("| %s | %s |" % (k, meta[k]))
+    lines.append("")
+    if errors:
+        lines += ["**Errors** (these runs are excluded from the medians):", ""]
+        lines += ["- %s" % e for e in errors] + [""]
+    lines += ["## Results", ""]
+    if chart_name:
+        lines += ["![throughput and p99 per configuration](%s)" % chart_name, ""]
+    for workers in sorted(summary):
+        lines += main_table(workers, summary[workers], meta["rate"])
+        lines += ratio_table(workers, summary[workers])
+    if metrics_runs:
+        lines += metrics_section(metrics_runs)
+    if scaling:
+        lines += scaling_section(scaling)
+    g = goals(summary, metrics_cost(metrics_runs), scaling)
+    if g:
+        lines += ["## Goals (issue 5)", "", "| goal | workers | measured | met |", "|---|---:|---|---|"]
+        for goal, workers, measured, met in g:
+            lines.append("| %s | %s | %s | %s |" % (goal, workers, measured,
+                                                    {True: "yes", False: "**no**", None: "n/a"}[met]))
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def metrics_cost(metrics_runs):
+    if not metrics_runs:
+        return None
+    off = median([r["rps"] for r in metrics_runs if not r["scrape"] and not r.get("failed")])
+    on = median([r["rps"] for r in metrics_runs if r["scrape"] and not r.get("failed")])
+    if not off or not on:
+        return None
+    first = metrics_runs[0]
+    return {"off": off, "on": on, "cost": (off - on) / off, "interval": first["interval"],
+            "workers": first["workers"], "runs": len(metrics_runs) // 2,
+            "scrape_bytes": median([r.get("scrape_bytes") for r in metrics_runs if r["scrape"]])}
+
+
+def metrics_section(metrics_runs):
+    m = metrics_cost(metrics_runs)
+    if not m:
+        return []
+    return ["## Metrics: scrape cost under load", "",
+            "hawser cannot turn metrics off (no configuration key), so the cost of *recording* "
+            "them is not measured here (see the profile in docs/performance.md). This is the hawser "
+            "pair at %d worker(s) under the 50-connection load, with both sidecars' `/metrics` "
+            "scraped every %g s, against no scraping (interleaved, %d runs each)." % (
+                m["workers"], m["interval"], m["runs"]), "",
+            "| scraping | req/s | change |", "|---|---:|---:|",
+            "| off | %.0f | |" % m["off"],
+            "| every %g s | %.0f | %+.1f%% |" % (m["interval"], m["on"], -100 * m["cost"]), "",
+            "One scrape of one sidecar is about %s bytes of Prometheus text." % _fmt(m["scrape_bytes"]), ""]
+
+
+def scaling_section(scaling):
+    lines = ["## Memory scaling (discovery)", "",
+             "One hawser sidecar with N services × M static endpoints (services without alias "
+             "listeners, reachable through `http_proxy`), mutual TLS per service; VmRSS after `/ready`.", "",
+             "| workers | services | endpoints / service | endpoints | RSS MiB |", "|---:|---:|---:|---:|---:|"]
+    for p in scaling:
+        lines.append("| %d | %d | %d | %d | %.1f |" % (p["workers"], p["services"], p["endpoints_per_service"],
+                                                     p["endpoints"], p["rss_kib"] / MIB))
+    lines.append("")
+    for e in scaling_per_endpoint(scaling):
+        text = "- %d worker(s): %.0f bytes per endpoint all-in (RSS growth over a sidecar with no " \
+               "services, divided by %d endpoints)" % (e["workers"], e["all_in"], e["services"] * e["per_service"])
+        if e["marginal"] is not None:
+            text += "; %.0f bytes per additional endpoint and %.0f bytes per service" % (
+                e["marginal"], e["per_service_bytes"])
+        lines.append(text + ".")
+    lines.append("")
+    return lines
+
+
+def chart(summary, rate, directory, png_path, log_path):
+    """Throughput and p99 per configuration, one bar per worker count. Returns True if drawn."""
+    workers = sorted(summary)
+    configs = [c for c in CONFIG_ORDER if any(c in summary[w] for w in workers)]
+    if not configs:
+        return False
+    dat = os.path.join(directory, "chart.dat")
+    with open(dat, "w") as f:
+        f.write("# config " + " ".join("rps_w%d" % w for w in workers) + " " +
+                " ".join("p99_w%d" % w for w in workers) + "\n")
+        for c in configs:
+            row = [summary[w].get(c, {}).get("rps") for w in workers]
+            row += [summary[w].get(c, {}).get("p99_ms") for w in workers]
+            f.write(c + " " + " ".join("NaN" if v is None else "%.3f" % v for v in row) + "\n")
+    n = len(workers)
+    rps_plot = ", ".join("'%s' using %d:xtic(1) title '%d worker%s'" % (
+        dat if i == 0 else "", 2 + i, w, "" if w == 1 else "s") for i, w in enumerate(workers))
+    p99_plot = ", ".join("'%s' using %d:xtic(1) title '%d worker%s'" % (
+        dat if i == 0 else "", 2 + n + i, w, "" if w == 1 else "s") for i, w in enumerate(workers))
+    script = os.path.join(directory, "chart.gp")
+    with open(script, "w") as f:
+        f.write("""set terminal pngcairo size 1200,480 font "sans,10"
+set output '%s'
+set multiplot layout 1,2 title "mesh hop: load -> client sidecar -> mTLS 1.3 -> server sidecar -> app"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set key outside bottom center horizontal
+set grid ytics
+set yrange [0:*]
+set title "throughput (wrk, 50 connections)"
+set ylabel "requests/s"
+plot %s
+set title "p99 latency at %d req/s (h2load, 10 connections)"
+set ylabel "ms"
+plot %s
+unset multiplot
+""" % (png_path, rps_plot, rate, p99_plot))
+    rc, out = run_tool(["gnuplot", script], timeout=60, log_path=log_path)
+    return rc == 0 and os.path.exists(png_path)
