@@ -164,7 +164,8 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
     if (previous) {
       auto old = previous->service(svc.name);
       const auto* old_cfg = findService(*previous->config, svc.name);
-      if (old && old_cfg && sameCluster(*old_cfg, svc)) cluster = old;
+      const std::string zone = svc.zone_aware ? cfg->node.zone : std::string();
+      if (old && old_cfg && sameCluster(*old_cfg, svc) && old->hostSelection().local_zone == zone) cluster = old;
     }
     if (!cluster) {
       auto old = previous ? previous->service(svc.name) : nullptr;
