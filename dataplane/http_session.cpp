@@ -499,14 +499,13 @@ class HttpSession {
     }
     res.keep_alive(keep);
     http::serializer<false, http::buffer_body> res_sr{res};
-    if (rp->is_done()) {
-      res.body().data = nullptr;
-      res.body().size = 0;
-      res.body().more = false;
-    }
+    // The head goes out in one write with the body bytes that arrived with it
+    // (one send, one TLS record for a small response); the rest is relayed.
+    const size_t first = takeBufferedBody(*rp, up_buf);
+    x.bytes_out += first;
     expire(down_, t.idle, x);
-    auto [hwec, hwn] = co_await http::async_write_header(down_, res_sr, tok);
-    boost::system::error_code body_ec = hwec;
+    auto [hwec, hwn] = co_await http::async_write(down_, res_sr, tok);
+    boost::system::error_code body_ec = hwec == http::error::need_buffer ? boost::system::error_code() : hwec;
     if (!body_ec) body_ec = (co_await relayBody(*rp, res_sr, up->stream, up_buf, down_, t.idle, x, x.bytes_out)).ec;
     if (body_ec) x.reason = body_ec == beast::error::timeout ? "upstream-timeout" : "stream-reset";
     finish(x, spec);
@@ -657,6 +656,30 @@ class HttpSession {
     if (r.ec) co_return false;
     up = std::move(r.conn);
     co_return true;
+  }
+
+  // Parses body bytes already in `buf` (no I/O) into the chunk buffer and
+  // points the message body at them; returns how many.
+  template <bool isRequest>
+  size_t takeBufferedBody(http::parser<isRequest, http::buffer_body>& p, beast::flat_buffer& buf) {
+    auto& body = p.get().body();
+    size_t got = 0;
+    if (!p.is_done() && buf.size() > 0) {
+      if (!chunk_) chunk_ = std::make_unique<char[]>(kChunk);
+      body.data = chunk_.get();
+      body.size = kChunk;
+      boost::system::error_code ec;
+      while (!p.is_done() && buf.size() > 0 && body.size > 0) {
+        const size_t used = p.put(buf.data(), ec);
+        buf.consume(used);
+        if (ec || used == 0) break;  // need more input, a full chunk buffer, or an error relayBody meets again
+      }
+      got = kChunk - body.size;
+    }
+    body.data = got ? chunk_.get() : nullptr;
+    body.size = got;
+    body.more = !p.is_done();
+    return got;
   }
 
   // Streams a message body from `in` to `out` in chunks of at most kChunk.
