@@ -149,6 +149,52 @@ CASES = {
                        r"(negative|at least|>=|positive|must be|invalid|integer)"),
     "unknown_discovery_kind": (sub("        static:", "        dnsx: #<"), ["outbound.services[0].discovery"],
                                r"(unknown|dnsx)"),
+
+    # Health checks, rate limits, zones and routes (docs/configuration.md, outbound.services[]).
+    "split_weights_total_zero": (after("      load_balancer: round_robin", [
+        "      routes:",
+        "        - split: [{subset: {version: v1}, weight: 0}, {subset: {version: v2}, weight: 0}] #<"]),
+        ["outbound.services[0].routes[0].split"], r"weight above 0"),
+    "split_subset_value_not_a_string": (after("      load_balancer: round_robin", [
+        "      routes:", "        - split: [{subset: {version: [v1, v2]}, weight: 1}] #<"]),
+        ["outbound.services[0].routes[0].split[0].subset.version"], r"expected a string"),
+    "split_subset_not_a_mapping": (after("      load_balancer: round_robin", [
+        "      routes:", "        - split: [{subset: v1, weight: 1}] #<"]),
+        ["outbound.services[0].routes[0].split[0].subset"], r"mapping"),
+    "split_entry_unknown_key": (after("      load_balancer: round_robin", [
+        "      routes:", "        - split: [{subset: {version: v1}, weigth: 1}] #<"]),
+        ["outbound.services[0].routes[0].split[0].weigth"], r"unknown key"),
+    "route_prefix_without_slash": (after("      load_balancer: round_robin", [
+        "      routes:", "        - match: {prefix: api} #<"]),
+        ["outbound.services[0].routes[0].match.prefix"], r"must start with /"),
+    "health_check_timeout_above_interval": (after("      load_balancer: round_robin", [
+        "      health_check: {interval: 1s, timeout: 2s} #<"]),
+        ["outbound.services[0].health_check.timeout"], r"must not be greater than interval"),
+    "health_check_threshold_key_typo": (after("      load_balancer: round_robin", [
+        "      health_check: {healthy_threshold: 2} #<"]),
+        ["outbound.services[0].health_check.healthy_threshold"], r"unknown key"),
+    "health_check_unhealthy_out_of_range": (after("      load_balancer: round_robin", [
+        "      health_check: {unhealthy: 0} #<"]),
+        ["outbound.services[0].health_check.unhealthy"], r"between 1 and 100"),
+    "health_check_path_without_slash": (after("      load_balancer: round_robin", [
+        "      health_check: {path: healthz} #<"]),
+        ["outbound.services[0].health_check.path"], r"must start with /"),
+    "per_peer_on_outbound_rate_limit": (after("      load_balancer: round_robin", [
+        "      rate_limit: {rps: 10, per_peer: true} #<"]),
+        ["outbound.services[0].rate_limit.per_peer"], r"unknown key"),
+    "outbound_rate_limit_without_rps": (after("      load_balancer: round_robin", [
+        "      rate_limit: {burst: 10} #<"]),
+        ["outbound.services[0].rate_limit.rps"], r"(missing|required)"),
+    "inbound_per_peer_not_boolean": (after("    protocol: http", ["    rate_limit: {rps: 10, per_peer: yes} #<"]),
+                                     ["inbound[0].rate_limit.per_peer"], r"true or false"),
+    "zone_spill_percent_out_of_range": (after("      load_balancer: round_robin", ["      zone_spill_percent: 101 #<"]),
+                                        ["outbound.services[0].zone_spill_percent"], r"between 0 and 100.*101"),
+    "panic_threshold_percent_not_a_number": (after("      load_balancer: round_robin",
+                                                   ["      panic_threshold_percent: half #<"]),
+                                             ["outbound.services[0].panic_threshold_percent"], r"whole number"),
+    "static_attributes_not_a_mapping": (sub("          - 127.0.0.1:8081",
+                                            "          - {address: 127.0.0.1:8081, attributes: [v1]} #<"),
+                                        ["outbound.services[0].discovery.static[0].attributes"], r"mapping"),
 }
 
 
