@@ -35,6 +35,10 @@ void HealthChecker::stop() {
   asio::post(worker_.context(), [self = shared_from_this()] { self->timer_.cancel(); });
 }
 
+void HealthChecker::checkNow() {
+  asio::post(worker_.context(), [self = shared_from_this()] { self->timer_.cancel(); });
+}
+
 asio::awaitable<void> HealthChecker::loop() {
   auto self = shared_from_this();
   while (!stopped_.load()) {

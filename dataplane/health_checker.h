@@ -33,6 +33,8 @@ class HealthChecker : public std::enable_shared_from_this<HealthChecker> {
   // Any thread: starts the checks on the worker / stops them (in-flight checks finish, then end).
   void start();
   void stop();
+  // Any thread: runs a round now (new endpoints wait for their first pass).
+  void checkNow();
   const Cluster* cluster() const { return cluster_.get(); }
 
  private:

@@ -509,7 +509,7 @@ class HttpSession {
     if (!body_ec) body_ec = (co_await relayBody(*rp, res_sr, up->stream, up_buf, down_, t.idle, x, x.bytes_out)).ec;
     if (body_ec) x.reason = body_ec == beast::error::timeout ? "upstream-timeout" : "stream-reset";
     finish(x, spec);
-    if (!body_ec && upstream_keep_alive && up_buf.size() == 0) w_.pool().release(std::move(up));
+    if (!body_ec && upstream_keep_alive && up_buf.size() == 0) w_.pool().release(std::move(up), t.idle);
     co_return keep && !body_ec;
   }
 

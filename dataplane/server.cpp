@@ -321,7 +321,17 @@ void Server::applyDiscoveredSet(const std::string& service, const std::vector<di
                                 const char* source_name) {
   auto cluster = snapshot_->service(service);
   if (!cluster) return;
-  auto set = discovery::mergeEndpoints(cluster->latest().get(), specs);
+  auto old = cluster->latest();
+  auto set = discovery::mergeEndpoints(old.get(), specs);
+  if (cluster->health_check) {
+    // A new instance takes traffic only once it passes its first check, which runs now.
+    for (const auto& e : *set) {
+      if (std::find(old->begin(), old->end(), e) == old->end()) e->unhealthy.store(true, std::memory_order_relaxed);
+    }
+    for (const auto& h : health_checkers_) {
+      if (h->cluster() == cluster.get()) h->checkNow();
+    }
+  }
   cluster->setLatest(set);
   for (auto& w : workers_) {
     asio::post(w->context(), [cluster, set, id = w->id()] { cluster->install(id, set); });
@@ -355,6 +365,8 @@ Server::BoundListener Server::bind(const ListenerSpec& spec) {
 
 void Server::publish(std::shared_ptr<const Snapshot> snap, std::map<std::string, BoundListener> added,
                      std::vector<std::string> removed) {
+  snapshot_ = snap;
+  syncHealthCheckers();  // before any worker sees the snapshot: unchecked endpoints start out unhealthy
   for (size_t i = 0; i < workers_.size(); ++i) {
     std::vector<std::pair<std::string, std::shared_ptr<tcp::acceptor>>> adds;
     for (auto& [key, b] : added) adds.emplace_back(key, b.per_worker[i]);
@@ -366,8 +378,6 @@ void Server::publish(std::shared_ptr<const Snapshot> snap, std::map<std::string,
   }
   for (const auto& key : removed) bound_.erase(key);
   for (auto& [key, b] : added) bound_.emplace(key, std::move(b));
-  snapshot_ = std::move(snap);
-  syncHealthCheckers();
   updateEndpointGauges();
   // File sources of clusters that are gone stop being polled; new ones start.
   for (auto it = file_sources_.begin(); it != file_sources_.end();) {
@@ -449,6 +459,7 @@ void Server::syncHealthCheckers() {
     if (it != health_checkers_.end()) {
       keep.push_back(*it);
     } else {
+      for (const auto& e : *c->latest()) e->unhealthy.store(true, std::memory_order_relaxed);  // until checked
       keep.push_back(std::make_shared<HealthChecker>(*workers_.front(), c, *c->health_check));
       keep.back()->start();
     }

@@ -154,13 +154,45 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
   co_return Result{{}, std::move(conn), std::nullopt};
 }
 
-void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn) {
+void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn, std::chrono::milliseconds max_idle) {
   auto& list = idle_[conn->pool_key];
   if (list.size() >= kMaxIdlePerEndpoint) return;  // closes it
   conn->idle_since = std::chrono::steady_clock::now();
+  conn->idle_until = conn->idle_since + max_idle;
   conn->stream.tcp().expires_never();
   list.push_back(std::move(conn));
   for (auto* w : waiters_) w->cancel();
+  armSweep(std::min(list.back()->idle_until, list.back()->idle_since + std::chrono::seconds(1)));
+}
+
+void UpstreamPool::clear() {
+  idle_.clear();
+  sweep_timer_.cancel();
+  sweeping_ = false;
+}
+
+// The sweep runs when the first idle connection expires, and at least once a
+// second (to notice connections the upstream closed).
+void UpstreamPool::armSweep(std::chrono::steady_clock::time_point when) {
+  if (sweeping_ && sweep_timer_.expiry() <= when) return;
+  sweeping_ = true;
+  sweep_timer_.expires_at(when);  // a pending wait ends with operation_aborted
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // re-armed, or cancelled with the pool
+    sweeping_ = false;
+    sweep();
+  });
+}
+
+void UpstreamPool::sweep() {
+  const auto now = std::chrono::steady_clock::now();
+  auto next = now + std::chrono::seconds(1);
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    std::erase_if(it->second, [&](const auto& c) { return now >= c->idle_until || !stillAlive(c->stream.socket()); });
+    for (const auto& c : it->second) next = std::min(next, c->idle_until);
+    it = it->second.empty() ? idle_.erase(it) : std::next(it);
+  }
+  if (!idle_.empty()) armSweep(next);
 }
 
 size_t UpstreamPool::idleCount() const {

@@ -36,7 +36,8 @@ struct UpstreamConnection {
   std::string pool_key;       // endpoint key, plus "|tls" for mutual TLS connections
   std::string peer_identity;  // verified identity of a TLS peer
   std::chrono::steady_clock::time_point idle_since;
-  std::shared_ptr<ClusterPolicy> limits;  // holds a max_connections slot of this service while open
+  std::chrono::steady_clock::time_point idle_until;  // closed by the pool's sweep after this
+  std::shared_ptr<ClusterPolicy> limits;             // holds a max_connections slot of this service while open
   bool reused = false;
   telemetry::WorkerMetrics& metrics;
 };
@@ -54,7 +55,8 @@ struct UpstreamTls {
 
 class UpstreamPool {
  public:
-  UpstreamPool(boost::asio::any_io_executor ex, telemetry::WorkerMetrics& metrics) : ex_(ex), metrics_(metrics) {}
+  UpstreamPool(boost::asio::any_io_executor ex, telemetry::WorkerMetrics& metrics)
+      : ex_(ex), metrics_(metrics), sweep_timer_(ex) {}
 
   struct Result {
     boost::system::error_code ec;
@@ -72,8 +74,11 @@ class UpstreamPool {
   // Connects without consulting the pool (tunnels, passthrough).
   boost::asio::awaitable<Result> connect(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                          std::chrono::milliseconds timeout);
-  void release(std::unique_ptr<UpstreamConnection> conn);
-  void clear() { idle_.clear(); }
+  // Keeps `conn` for reuse for at most `max_idle`; a sweep once a second
+  // closes connections idle longer, or closed by the upstream, so they give
+  // back their max_connections slot even when this worker sends nothing more.
+  void release(std::unique_ptr<UpstreamConnection> conn, std::chrono::milliseconds max_idle);
+  void clear();
   size_t idleCount() const;
 
  private:
@@ -81,9 +86,13 @@ class UpstreamPool {
   boost::asio::any_io_executor ex_;
   telemetry::WorkerMetrics& metrics_;
   std::unique_ptr<UpstreamConnection> takeIdle(const std::string& key, std::chrono::milliseconds max_idle);
+  void armSweep(std::chrono::steady_clock::time_point when);
+  void sweep();
 
   std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
   std::list<boost::asio::steady_timer*> waiters_;  // requests waiting for a connection; release wakes them
+  boost::asio::steady_timer sweep_timer_;
+  bool sweeping_ = false;
 };
 
 }  // namespace hawser

@@ -27,9 +27,11 @@ FileParseResult parseEndpointList(const std::string& text) {
     // "host:port", or {address: "host:port", attributes: {version: v2, ...}}.
     auto item = root[i];
     std::map<std::string, std::string> attributes;
-    YAML::Node address = item;
+    // reset(), not operator=: assigning a YAML::Node rewrites the node it shares with `item`.
+    YAML::Node address;
+    address.reset(item);
     if (item.IsMap()) {
-      address = item["address"];
+      address.reset(item["address"]);
       for (const auto& kv : item) {
         auto key = kv.first.Scalar();
         if (key != "address" && key != "attributes") {
