@@ -49,6 +49,8 @@ http::response<http::string_body> respond(Server& server, const http::request<ht
     o["uptime_seconds"] = server.uptimeSeconds();
     o["registration"] = server.registrationState();
     reply(http::status::ok, json, boost::json::serialize(o) + "\n");
+  } else if (path == server.metricsPath() && get && !server.metricsEnabled()) {
+    reply(http::status::not_found, "text/plain", "metrics are disabled (telemetry.metrics.enabled: false)\n");
   } else if (path == server.metricsPath() && get) {
     reply(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", server.metricsText());
   } else if (path == "/config_dump" && get) {

@@ -86,6 +86,36 @@ std::string applyForwardingHeaders(http::fields& f, std::string_view client_ip, 
   return fresh;
 }
 
+namespace {
+void appendFields(const http::fields& f, std::string& out) {
+  for (const auto& field : f) {
+    out.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
+  }
+  out.append("\r\n");
+}
+
+std::string_view versionString(unsigned v) {
+  return v == 10 ? "HTTP/1.0" : "HTTP/1.1";
+}
+}  // namespace
+
+void serializeHead(const http::request_header<>& h, std::string& out) {
+  out.clear();
+  out.append(h.method_string()).append(" ").append(h.target()).append(" ").append(versionString(h.version()));
+  out.append("\r\n");
+  appendFields(h, out);
+}
+
+void serializeHead(const http::response_header<>& h, std::string& out) {
+  out.clear();
+  char code[4] = {static_cast<char>('0' + h.result_int() / 100 % 10), static_cast<char>('0' + h.result_int() / 10 % 10),
+                  static_cast<char>('0' + h.result_int() % 10), 0};
+  auto reason = h.reason();
+  if (reason.empty()) reason = http::obsolete_reason(h.result());
+  out.append(versionString(h.version())).append(" ").append(code, 3).append(" ").append(reason).append("\r\n");
+  appendFields(h, out);
+}
+
 std::string newRequestId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   uint64_t a = rng(), b = rng();

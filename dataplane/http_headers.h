@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
 
 #include <string>
 #include <string_view>
@@ -21,6 +22,13 @@ bool isUpgradeRequest(const boost::beast::http::fields& f);
 // absent, appends "1.1 hawser" to Via, and keeps or creates x-request-id.
 // Returns the request id.
 std::string applyForwardingHeaders(boost::beast::http::fields& f, std::string_view client_ip, std::string_view proto);
+
+// Writes a message head to `out` (replacing its contents) exactly as Beast's
+// serializer does for a message that is not chunked: the start line, every
+// field as it is, the blank line. With the body bytes appended, one buffer
+// goes out in one write, without the serializer's buffer-sequence machinery.
+void serializeHead(const boost::beast::http::request_header<>& h, std::string& out);
+void serializeHead(const boost::beast::http::response_header<>& h, std::string& out);
 
 // A random RFC 4122 version 4 UUID.
 std::string newRequestId();

@@ -174,8 +174,15 @@ class HttpSession {
     else
       parser.body_limit(boost::none);
 
-    down_.tcp().expires_after(limits.header_timeout);
-    auto [hec, hn] = co_await http::async_read_header(down_, buf_, parser, tok);
+    // The head usually arrives whole in one read: parse it from the buffer
+    // without another asynchronous operation; else read the rest of it.
+    boost::system::error_code hec;
+    buf_.consume(parser.put(buf_.data(), hec));
+    if (hec == http::error::need_more || (!hec && !parser.is_header_done())) {
+      down_.tcp().expires_after(limits.header_timeout);
+      auto [rec, rn] = co_await http::async_read_header(down_, buf_, parser, tok);
+      hec = rec;
+    }
     if (hec) {
       if (hec == http::error::end_of_stream || hec == asio::error::eof || hec == asio::error::connection_reset) {
         co_return false;
@@ -498,15 +505,23 @@ class HttpSession {
       keep = false;
     }
     res.keep_alive(keep);
-    http::serializer<false, http::buffer_body> res_sr{res};
     // The head goes out in one write with the body bytes that arrived with it
     // (one send, one TLS record for a small response); the rest is relayed.
     const size_t first = takeBufferedBody(*rp, up_buf);
     x.bytes_out += first;
     expire(down_, t.idle, x);
-    auto [hwec, hwn] = co_await http::async_write(down_, res_sr, tok);
-    boost::system::error_code body_ec = hwec == http::error::need_buffer ? boost::system::error_code() : hwec;
-    if (!body_ec) body_ec = (co_await relayBody(*rp, res_sr, up->stream, up_buf, down_, t.idle, x, x.bytes_out)).ec;
+    boost::system::error_code body_ec;
+    if (rp->is_done() && !res.chunked()) {  // the whole response is here: one plain buffer
+      serializeHead(res, head_);
+      head_.append(static_cast<const char*>(res.body().data ? res.body().data : ""), first);
+      auto [wec, wn] = co_await asio::async_write(down_, asio::buffer(head_), tok);
+      body_ec = wec;
+    } else {
+      http::serializer<false, http::buffer_body> res_sr{res};
+      auto [hwec, hwn] = co_await http::async_write(down_, res_sr, tok);
+      body_ec = hwec == http::error::need_buffer ? boost::system::error_code() : hwec;
+      if (!body_ec) body_ec = (co_await relayBody(*rp, res_sr, up->stream, up_buf, down_, t.idle, x, x.bytes_out)).ec;
+    }
     if (body_ec) x.reason = body_ec == beast::error::timeout ? "upstream-timeout" : "stream-reset";
     finish(x, spec);
     if (!body_ec && upstream_keep_alive && up_buf.size() == 0) w_.pool().release(std::move(up), t.idle);
@@ -550,10 +565,18 @@ class HttpSession {
         req.body().size = 0;
         req.body().more = false;
       }
-      req_sr.emplace(req);
       expire(up->stream, t.idle, x);
-      auto [wec, wn] = streaming ? co_await http::async_write_header(up->stream, *req_sr, tok)
-                                 : co_await http::async_write(up->stream, *req_sr, tok);
+      boost::system::error_code wec;
+      size_t wn = 0;
+      if (streaming || req.chunked()) {
+        req_sr.emplace(req);
+        std::tie(wec, wn) = streaming ? co_await http::async_write_header(up->stream, *req_sr, tok)
+                                      : co_await http::async_write(up->stream, *req_sr, tok);
+      } else {  // the head and any buffered body in one plain buffer
+        serializeHead(req, head_);
+        head_.append(replay.data(), buffered ? replay.size() : 0);
+        std::tie(wec, wn) = co_await asio::async_write(up->stream, asio::buffer(head_), tok);
+      }
       if (wec) {
         if (staleRetry(wec)) {
           if (co_await reconnect(up, t)) {
@@ -834,7 +857,7 @@ class HttpSession {
 
   // Counts and logs a finished exchange.
   void finish(const Exchange& x, const ListenerSpec* spec) {
-    if (x.stats) {
+    if (x.stats && snap_->config->metrics_enabled) {
       x.stats->record(x.status, std::chrono::duration<double>(Clock::now() - x.start).count());
     }
     auto& log = w_.accessLog();
@@ -863,6 +886,7 @@ class HttpSession {
   std::shared_ptr<const Snapshot> snap_;
   const ListenerSpec* spec_ = nullptr;
   std::unique_ptr<char[]> chunk_;
+  std::string head_;                               // a serialized head (and small body), reused by every exchange
   std::string peer_identity_;                      // verified client identity (inbound TLS)
   telemetry::RequestStats* peer_stats_ = nullptr;  // inbound series labelled with that identity
   std::optional<UpstreamTls> up_tls_;

@@ -62,6 +62,7 @@ class Server {
   std::string certsJson() const;
   std::string metricsText() const { return metrics_.serialize(); }
   const std::string& metricsPath() const { return snapshot_->config->metrics_path; }
+  bool metricsEnabled() const { return snapshot_->config->metrics_enabled; }
   // Re-reads the configuration; on failure keeps the old one. Returns the error.
   std::string reload();
   void drain();

@@ -1,10 +1,8 @@
 """hawser-only measurements beside the four-way comparison.
 
-- metrics scrape cost: hawser has no switch to turn metrics off (see
-  docs/configuration.md: only `telemetry.metrics.path`), so this measures what
-  it can: the hawser pair's throughput with both admin `/metrics` endpoints
-  scraped every second during the load, against no scraping, interleaved.
-  The cost of *recording* metrics per request is read from the profile instead.
+- metrics cost: the hawser pair's throughput with metrics off
+  (`telemetry.metrics.enabled: false`), on, and on with both admin `/metrics`
+  endpoints scraped every second during the load, interleaved.
 - memory scaling: one hawser with many services x endpoints in static
   discovery (services without an alias listener: they are reachable through
   the `http_proxy` listener), RSS after /ready against a sidecar with none.
@@ -62,8 +60,8 @@ class Scraper:
 
 
 def endpoint_address(i):
-    """The i-th fake endpoint: distinct, never dialled (nothing is requested)."""
-    return "10.%d.%d.%d:15006" % (i // 65536 % 256, i // 256 % 256, i % 256)
+    """The i-th fake endpoint: distinct, on loopback (127.1.0.0 and up), never dialled."""
+    return "127.%d.%d.%d:15006" % (1 + i // 65536 % 250, i // 256 % 256, i % 256)
 
 
 def scaling_config(services, endpoints_per_service, workers, certs):

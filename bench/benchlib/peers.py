@@ -281,8 +281,8 @@ class Hawser:
         raise BenchError("%s has no %s listener: %s" % (self.proc.name, kind, body[:300]))
 
 
-def hawser_base(name, workers, certs):
-    return {
+def hawser_base(name, workers, certs, metrics=True):
+    cfg = {
         "node": {"service": name, "namespace": certlib.TRUST_DOMAIN, "identity": certlib.spiffe(name)},
         "admin": {"address": "127.0.0.1:0"},
         "workers": workers,
@@ -290,19 +290,23 @@ def hawser_base(name, workers, certs):
         "tls": {"cert": certs.cert(name), "key": certs.key(name), "ca": certs.ca, "min_version": "1.3"},
         "telemetry": {"access_log": {"path": "off"}},
     }
+    if not metrics:  # only when off, so older binaries without the key still run the rest
+        cfg["telemetry"]["metrics"] = {"enabled": False}
+    return cfg
 
 
 class HawserPair(Pair):
     name = "hawser"
 
-    def __init__(self, binary):
+    def __init__(self, binary, metrics=True):
         super().__init__()
         self.binary = binary
+        self.metrics = metrics  # False: telemetry.metrics.enabled: false on both sidecars
         self.hawsers = []
 
     def start(self, reg, workdir, certs, app, workers):
         d = os.path.join(workdir, "hawser-w%d" % workers)
-        server_cfg = hawser_base("server", workers, certs)
+        server_cfg = hawser_base("server", workers, certs, self.metrics)
         server_cfg["inbound"] = [{
             "name": "app", "listen": "127.0.0.1:0", "app": addr(app.addr), "protocol": "http",
             "tls": {"mode": "strict"},
@@ -314,7 +318,7 @@ class HawserPair(Pair):
         server.wait_ready()
         inbound = server.listener("inbound")
 
-        client_cfg = hawser_base("client", workers, certs)
+        client_cfg = hawser_base("client", workers, certs, self.metrics)
         client_cfg["outbound"] = {"services": [{
             "name": "server", "alias": "127.0.0.1:0", "protocol": "http",
             "discovery": {"static": [addr(inbound)]},

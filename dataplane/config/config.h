@@ -236,6 +236,7 @@ struct Config {
   std::vector<Inbound> inbound;
   Outbound outbound;
   std::string metrics_path = "/metrics";
+  bool metrics_enabled = true;  // false: no request is counted and the metrics path answers 404
   AccessLog access_log;
 };
 

@@ -175,7 +175,8 @@ boost::json::value toJson(const Config& c) {
   boost::json::object outbound{{"passthrough", c.outbound.passthrough}, {"services", std::move(services)}};
   if (c.outbound.http_proxy) outbound["http_proxy"] = c.outbound.http_proxy->str();
   root["outbound"] = std::move(outbound);
-  root["telemetry"] = {{"metrics", {{"path", c.metrics_path}}}, {"access_log", {{"path", c.access_log.path}}}};
+  root["telemetry"] = {{"metrics", {{"path", c.metrics_path}, {"enabled", c.metrics_enabled}}},
+                       {"access_log", {{"path", c.access_log.path}}}};
   return root;
 }
 

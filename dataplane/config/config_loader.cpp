@@ -679,7 +679,8 @@ Config parse(const YAML::Node& root, const std::string& source) {
   if (auto f = top.child("telemetry"); f.present()) {
     f.expectMap({"metrics", "access_log"});
     if (auto m = f.child("metrics"); m.present()) {
-      m.expectMap({"path"});
+      m.expectMap({"path", "enabled"});
+      if (auto e = m.child("enabled"); e.present()) c.metrics_enabled = e.boolean();
       if (auto p = m.child("path"); p.present()) {
         c.metrics_path = p.nonEmptyString();
         if (c.metrics_path[0] != '/') p.fail("must start with /");

@@ -179,6 +179,8 @@ CASES = {
     "health_check_path_without_slash": (after("      load_balancer: round_robin", [
         "      health_check: {path: healthz} #<"]),
         ["outbound.services[0].health_check.path"], r"must start with /"),
+    "metrics_enabled_not_boolean": (after("telemetry:", ["  metrics: {enabled: sometimes} #<"]),
+                                    ["telemetry.metrics.enabled"], r"(bool|true|false)"),
     "per_peer_on_outbound_rate_limit": (after("      load_balancer: round_robin", [
         "      rate_limit: {rps: 10, per_peer: true} #<"]),
         ["outbound.services[0].rate_limit.per_peer"], r"unknown key"),

@@ -601,5 +601,39 @@ class UpstreamFailures(unittest.TestCase):
             self.assertTrue(l["address"].startswith("127.0.0.1:") and not l["address"].endswith(":0"), l)
 
 
+
+class MetricsDisabled(unittest.TestCase):
+    """telemetry.metrics.enabled: false -- traffic flows, the metrics path answers 404,
+    and turning it back on by reload starts counting again."""
+
+    def test_metrics_off_then_on_by_reload(self):
+        up = FakeUpstream("m")
+        up.start()
+        self.addCleanup(up.stop)
+        svc = {"name": "m", "alias": "127.0.0.1:0", "protocol": "http",
+               "discovery": {"static": [up.address]}, "timeouts": TIMEOUTS}
+        cfg = hh.base_config(outbound={"services": [svc]},
+                             telemetry={"metrics": {"enabled": False}, "access_log": {"path": "off"}})
+        h = hh.Hawser(cfg, name="nometrics")
+        self.addCleanup(h.stop)
+        h.start()
+        for _ in range(5):
+            st, _, _ = hh.http_request(h.listener("m"), "GET", "/x")
+            self.assertEqual(st, 200)
+        st, _, body = h.admin_get("/metrics")
+        self.assertEqual(st, 404, body)
+        self.assertIn(b"disabled", body)
+        self.assertFalse(h.admin_json("/config_dump")["telemetry"]["metrics"]["enabled"])
+        cfg["telemetry"]["metrics"]["enabled"] = True
+        h.write_config(cfg)
+        st, _, body = h.admin_post("/reload")
+        self.assertEqual(st, 200, body)
+        for _ in range(3):
+            st, _, _ = hh.http_request(h.listener("m"), "GET", "/x")
+            self.assertEqual(st, 200)
+        m = h.metrics()
+        self.assertEqual(hh.metric_sum(m, "hawser_requests_total", service="m"), 3)
+
+
 if __name__ == "__main__":
     unittest.main()
