@@ -121,11 +121,19 @@ std::string newRequestId() {
   uint64_t a = rng(), b = rng();
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
-                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
+  // 8-4-4-4-12 hex digits: a's 16 digits, a dash after 8 and 12; b's after 4.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
+  size_t pos = 0;
+  for (int i = 15; i >= 0; --i) {
+    if (pos == 8 || pos == 13 || pos == 18) ++pos;
+    id[pos++] = kHex[(a >> (i * 4)) & 0xf];
+  }
+  for (int i = 15; i >= 0; --i) {
+    if (pos == 18 || pos == 23) ++pos;
+    id[pos++] = kHex[(b >> (i * 4)) & 0xf];
+  }
+  return id;
 }
 
 }  // namespace hawser

@@ -332,10 +332,13 @@ class HttpSession {
         expect_continue = false;
       }
       replay.reserve(static_cast<size_t>(*parser.content_length()));
-      char chunk[16 * 1024];
+      // The session's chunk buffer, not an array in this coroutine's frame: a
+      // frame that large is a heap allocation per request.
+      if (!chunk_) chunk_ = std::make_unique<char[]>(kChunk);
+      char* chunk = chunk_.get();
       while (!parser.is_done()) {
         req.body().data = chunk;
-        req.body().size = sizeof chunk;
+        req.body().size = kChunk;
         expire(down_, t.idle, x);
         auto [rec, rn] = co_await http::async_read_some(down_, buf_, parser, tok);
         if (rec == http::error::need_buffer) rec = {};
@@ -344,7 +347,7 @@ class HttpSession {
           finish(x, spec);
           co_return false;
         }
-        replay.append(chunk, sizeof chunk - req.body().size);
+        replay.append(chunk, kChunk - req.body().size);
       }
       x.bytes_in = replay.size();
       buffered = true;
@@ -388,7 +391,8 @@ class HttpSession {
       active.emplace(*ep);
       policy::UpstreamOutcome outcome = policy::UpstreamOutcome::connectFailure();
       bool reached = false;
-      auto r = co_await w_.pool().acquire(ep, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle, false, cluster->policy);
+      auto r = co_await w_.pool().acquire(ep, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle, false, cluster->policy,
+                                          /*replayable=*/!has_body || buffered);
       if (r.overflow) {  // the circuit breaker: fail fast, no retry
         pstats.overflow[static_cast<size_t>(*r.overflow)]->Increment();
         co_await localReply(x, LocalReply::overflow, client_keep_alive && !has_body);
@@ -552,7 +556,7 @@ class HttpSession {
     auto staleRetry = [&](const boost::system::error_code& e) {
       return !streaming && up->reused && !stale_retried &&
              (e == asio::error::eof || e == asio::error::connection_reset || e == asio::error::broken_pipe ||
-              e == http::error::end_of_stream);
+              e == http::error::end_of_stream || e == asio::ssl::error::stream_truncated);
     };
     std::optional<http::serializer<true, http::buffer_body>> req_sr;
     for (;;) {

@@ -40,7 +40,8 @@ bool stillAlive(tcp::socket& s) {
 }
 }  // namespace
 
-std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& key, std::chrono::milliseconds max_idle) {
+std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& key, std::chrono::milliseconds max_idle,
+                                                           bool replayable) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
   auto& list = it->second;
@@ -48,7 +49,8 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& ke
   while (!list.empty()) {
     auto conn = std::move(list.back());
     list.pop_back();
-    if (now - conn->idle_since < max_idle && stillAlive(conn->stream.socket())) {
+    const auto idle = now - conn->idle_since;
+    if (idle < max_idle && ((replayable && idle < kPeekAfter) || stillAlive(conn->stream.socket()))) {
       conn->reused = true;
       return conn;
     }
@@ -59,10 +61,11 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& ke
 asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                                             std::chrono::milliseconds connect_timeout,
                                                             std::chrono::milliseconds max_idle, bool fresh,
-                                                            const std::shared_ptr<ClusterPolicy>& limits) {
+                                                            const std::shared_ptr<ClusterPolicy>& limits,
+                                                            bool replayable) {
   const std::string key = tls ? ep->key + tls->pool_tag : ep->key;
   if (!fresh) {
-    if (auto conn = takeIdle(key, max_idle)) co_return Result{{}, std::move(conn), std::nullopt};
+    if (auto conn = takeIdle(key, max_idle, replayable)) co_return Result{{}, std::move(conn), std::nullopt};
   }
   if (!limits) co_return co_await connect(ep, tls, connect_timeout);
 
@@ -90,7 +93,7 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::End
     wake.expires_after(std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(5)));
     co_await wake.async_wait(tok);
     if (!fresh) {
-      if (auto conn = takeIdle(key, max_idle)) co_return Result{{}, std::move(conn), std::nullopt};
+      if (auto conn = takeIdle(key, max_idle, replayable)) co_return Result{{}, std::move(conn), std::nullopt};
     }
   }
   auto r = co_await connect(ep, tls, connect_timeout);

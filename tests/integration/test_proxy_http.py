@@ -485,6 +485,16 @@ class PoolRobustness(unittest.TestCase):
             # the app closes the pooled connection after 0.3s idle; the next request must not fail
             hh.wait_until(lambda: self.up.idle_closes > closes, timeout=5, message="app idle close")
 
+    def test_app_closes_recently_pooled_connection_get(self):
+        """A GET reuses a connection idle for less than the pool's liveness-check
+        window without checking it; when the app has closed it meanwhile, the
+        request is sent again on a fresh connection."""
+        for i in range(6):
+            closes = self.up.idle_closes
+            st, _, body = hh.http_request(self.alias, "GET", "/recent/%d" % i)
+            self.assertEqual(st, 200, body)
+            hh.wait_until(lambda: self.up.idle_closes > closes, timeout=5, message="app idle close")
+
     def test_app_sends_connection_close(self):
         before = self.up.stats()["connections"]
         c = http.client.HTTPConnection(*self.alias, timeout=10)
