@@ -710,5 +710,67 @@ class Routes(RoutingBase):
         self.assertEqual(self.metric("hawser_local_replies_total", reason="upstream-timeout"), 1)
 
 
+
+# --------------------------------------------------------------------------------------
+# Reload: state kept for unchanged services, fresh for changed ones
+
+class ReloadKeepsState(RoutingBase):
+    def test_ejection_bucket_and_health_survive_an_unrelated_reload(self):
+        """A reload that only adds a service keeps, for the unchanged ones, the
+        outlier ejection, the emptied rate-limit bucket and the health state; a
+        service whose settings change starts afresh (its bucket is full again)."""
+        bad, good = self.fake("bad", x_fake_status="503"), self.fake("good")
+        limited_up, sick = self.fake("limited"), self.fake("sick")
+        sick.defaults = {"x-fake-status": "503"}
+        svcs = [
+            service("ej", [bad.address, good.address], load_balancer="round_robin",
+                    outlier_detection={"consecutive_5xx": 2, "consecutive_gateway_errors": 0,
+                                       "base_ejection": "60s", "max_ejection_percent": 50}),
+            service("rl", [limited_up.address], rate_limit={"rps": 1, "burst": 2}),
+            service("hc", [sick.address, good.address], load_balancer="round_robin",
+                    health_check={"path": "/hc", "interval": "200ms", "timeout": "100ms",
+                                  "unhealthy": 1, "healthy": 1}),
+        ]
+        cfg = hh.base_config(node={"service": "caller", "namespace": NS}, outbound={"services": svcs})
+        h = hh.start_hawser(self, cfg, name="reload-state")
+        self.h = h
+        ej, rl, hc = h.listener("ej"), h.listener("rl"), h.listener("hc")
+
+        # Before: bad ejected, sick unhealthy, and (last, as the bucket refills at
+        # 1 token a second) the bucket emptied.
+        sequential(ej, 8, "/eject")
+        self.assertTrue(self.state("ej", bad)["ejected"])
+        self.wait_health("hc", sick, "unhealthy")
+        statuses = [r["status"] for r in sequential(rl, 3, "/limit")]
+        self.assertEqual(statuses, [200, 200, 429])
+
+        # Reload: one more service, the three above unchanged.
+        cfg["outbound"]["services"] = svcs + [service("extra", [good.address])]
+        h.write_config(cfg)
+        st, _, body = h.admin_post("/reload")
+        self.assertEqual(st, 200, body)
+        self.assertEqual([r["status"] for r in sequential(rl, 1, "/limit-after")], [429],
+                         "the emptied bucket was refilled by an unrelated reload")
+        self.assertTrue(self.state("ej", bad)["ejected"], "ejection lost by the reload")
+        self.assertEqual(self.state("hc", sick)["health"], "unhealthy", "health state lost by the reload")
+        ej_before = self.seen([bad])["bad"]
+        after = sequential(ej, 10, "/after-reload")
+        self.assertEqual([r["status"] for r in after], [200] * 10, summary(after))
+        self.assertEqual(self.seen([bad])["bad"], ej_before, "the ejected endpoint got traffic after the reload")
+        hc_after = sequential(hc, 10, "/hc-after")
+        self.assertEqual([r["status"] for r in hc_after], [200] * 10, summary(hc_after))
+        self.assertEqual(instances(hc_after), {"good"})
+
+        # Changing the rate limit itself gives the service a new, full bucket.
+        svcs[1] = service("rl", [limited_up.address], rate_limit={"rps": 1, "burst": 3})
+        cfg["outbound"]["services"] = svcs
+        h.write_config(cfg)
+        st, _, body = h.admin_post("/reload")
+        self.assertEqual(st, 200, body)
+        h.listeners(refresh=True)
+        statuses = [r["status"] for r in sequential(h.listener("rl"), 4, "/limit-changed")]
+        self.assertEqual(statuses, [200, 200, 200, 429])
+
+
 if __name__ == "__main__":
     unittest.main()
