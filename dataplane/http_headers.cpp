@@ -36,6 +36,7 @@ bool iequals(std::string_view a, std::string_view b) {
 }  // namespace
 
 void removeHopByHop(http::fields& f, bool keep_upgrade) {
+  // Fields named by Connection go too (RFC 9110 7.6.1); usually there are none.
   std::vector<std::string> named;
   for (auto it = f.find(http::field::connection); it != f.end() && it->name() == http::field::connection; ++it) {
     forEachToken(it->value(), [&](std::string_view t) {
@@ -45,13 +46,19 @@ void removeHopByHop(http::fields& f, bool keep_upgrade) {
     });
   }
   for (const auto& n : named) f.erase(n);
-  f.erase(http::field::connection);
-  f.erase(http::field::keep_alive);
-  f.erase(http::field::proxy_connection);
-  f.erase(http::field::proxy_authorization);
-  f.erase(http::field::proxy_authenticate);
-  f.erase(http::field::te);
-  if (!keep_upgrade) f.erase(http::field::upgrade);
+  // The fixed list in one pass over the (few) fields rather than a lookup each.
+  for (auto it = f.begin(); it != f.end();) {
+    switch (it->name()) {
+      case http::field::connection:
+      case http::field::keep_alive:
+      case http::field::proxy_connection:
+      case http::field::proxy_authorization:
+      case http::field::proxy_authenticate:
+      case http::field::te: it = f.erase(it); break;
+      case http::field::upgrade: it = keep_upgrade ? std::next(it) : f.erase(it); break;
+      default: ++it;
+    }
+  }
 }
 
 bool isUpgradeRequest(const http::fields& f) {
