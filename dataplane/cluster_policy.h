@@ -105,25 +105,35 @@ class RateLimiter {
     if (limit_.per_peer) {
       auto it = peers_.find(peer);
       if (it == peers_.end()) {
-        // Bounded: past the cap, buckets that are full again (idle peers) go.
-        if (peers_.size() >= kMaxPeers) {
+        // Bounded: at the cap, buckets that are full again (idle peers) go,
+        // at most once a second (the sweep walks them all); peers that still
+        // find no room share one bucket until some do.
+        if (peers_.size() >= kMaxPeers && now - last_sweep_ >= std::chrono::seconds(1)) {
+          last_sweep_ = now;
           std::erase_if(peers_, [&](auto& kv) { return kv.second.available(now) >= limit_.burst; });
         }
-        it = peers_.emplace(std::string(peer), policy::TokenBucket(limit_.rps, limit_.burst)).first;
+        if (peers_.size() < kMaxPeers)
+          bucket = &peers_.emplace(std::string(peer), policy::TokenBucket(limit_.rps, limit_.burst)).first->second;
+      } else {
+        bucket = &it->second;
       }
-      bucket = &it->second;
     }
     if (bucket->tryAcquire(now)) return std::nullopt;
     return std::max(bucket->retryAfter(now), std::chrono::seconds(1));
   }
   const config::RateLimit& limit() const { return limit_; }
+  size_t peerBuckets() {
+    std::lock_guard lock(mutex_);
+    return peers_.size();
+  }
+  static constexpr size_t kMaxPeers = 10000;
 
  private:
-  static constexpr size_t kMaxPeers = 10000;
   std::mutex mutex_;
   config::RateLimit limit_;
   policy::TokenBucket bucket_;
   std::map<std::string, policy::TokenBucket, std::less<>> peers_;
+  policy::TimePoint last_sweep_{};
 };
 
 }  // namespace hawser

@@ -433,7 +433,7 @@ class HttpSession {
           retry_running = false;
         }
         // A connect failure sent nothing: trying another endpoint adds no load
-        // upstream, so only the concurrency threshold (max_retries) applies.
+        // upstream, so neither the budget nor max_retries applies to it.
         const bool connect_failure = outcome.failure == policy::UpstreamFailure::connect_failure;
         switch (pol.startRetry(Clock::now(), /*budgeted=*/!connect_failure)) {
           case ClusterPolicy::RetryAdmission::ok:

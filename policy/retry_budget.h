@@ -10,8 +10,8 @@
 // when (retries_in_flight + 1) <= percent% of active requests; otherwise it
 // takes a floor token if one is left; otherwise the budget is exhausted.
 //
-// Not thread-safe: one budget per worker (each worker sees a share of the
-// traffic, so the ratio holds per worker and overall).
+// Not thread-safe: the dataplane keeps one budget per service, shared by its
+// workers behind the service's lock (dataplane/cluster_policy.h).
 #pragma once
 
 #include <cstdint>

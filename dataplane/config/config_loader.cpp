@@ -575,6 +575,9 @@ Config parse(const YAML::Node& root, const std::string& source) {
       in.app = e.child("app").required().address();
       if (in.app.port == 0) e.child("app").fail("app port must not be 0");
       in.protocol = readProtocol(e.child("protocol"));
+      if (in.protocol != Protocol::http && in.rate_limit) {
+        e.child("rate_limit").fail("rate limits apply to HTTP requests; this listener is protocol: tcp");
+      }
       in.timeouts = readTimeouts(e.child("timeouts"));
       c.inbound.push_back(std::move(in));
     }
@@ -657,6 +660,14 @@ Config parse(const YAML::Node& root, const std::string& source) {
           listeners.emplace_back(*svc.alias, a);
         }
         svc.protocol = readProtocol(e.child("protocol"));
+        if (svc.protocol != Protocol::http) {
+          // A tcp service gets endpoint selection, timeouts and one more endpoint on a
+          // connect failure; these act on HTTP requests and would silently do nothing.
+          for (const char* key : {"retry", "circuit_breaker", "rate_limit", "routes"}) {
+            if (auto k = e.child(key); k.present())
+              k.fail(std::string(key) + " applies to HTTP requests; this service is protocol: tcp");
+          }
+        }
         svc.discovery = readDiscovery(e.child("discovery"), c.cloudmap.has_value());
         svc.timeouts = readTimeouts(e.child("timeouts"));
         if (auto lb = e.child("load_balancer"); lb.present()) {

@@ -179,6 +179,12 @@ CASES = {
     "health_check_path_without_slash": (after("      load_balancer: round_robin", [
         "      health_check: {path: healthz} #<"]),
         ["outbound.services[0].health_check.path"], r"must start with /"),
+    "rate_limit_on_tcp_listener": (chain(sub("    protocol: http", "    protocol: tcp"),
+                                         after("    protocol: tcp", ["    rate_limit: {rps: 10} #<"])),
+                                   ["inbound[0].rate_limit"], r"HTTP.*tcp"),
+    "retry_on_tcp_service": (chain(sub("      protocol: http", "      protocol: tcp"),
+                                   after("      load_balancer: round_robin", ["      retry: {attempts: 2} #<"])),
+                             ["outbound.services[0].retry"], r"HTTP.*tcp"),
     "metrics_enabled_not_boolean": (after("telemetry:", ["  metrics: {enabled: sometimes} #<"]),
                                     ["telemetry.metrics.enabled"], r"(bool|true|false)"),
     "per_peer_on_outbound_rate_limit": (after("      load_balancer: round_robin", [
