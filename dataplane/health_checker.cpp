@@ -32,7 +32,7 @@ void HealthChecker::start() {
 
 void HealthChecker::stop() {
   stopped_.store(true);
-  asio::post(worker_.context(), [self = shared_from_this()] { self->timer_.cancel(); });
+  checkNow();  // wakes the loop, which sees stopped_ and ends
 }
 
 void HealthChecker::checkNow() {

@@ -334,8 +334,7 @@ class HttpSession {
       replay.reserve(static_cast<size_t>(*parser.content_length()));
       // The session's chunk buffer, not an array in this coroutine's frame: a
       // frame that large is a heap allocation per request.
-      if (!chunk_) chunk_ = std::make_unique<char[]>(kChunk);
-      char* chunk = chunk_.get();
+      char* chunk = chunkBuffer();
       while (!parser.is_done()) {
         req.body().data = chunk;
         req.body().size = kChunk;
@@ -685,6 +684,12 @@ class HttpSession {
     co_return true;
   }
 
+  // The session's body buffer (kChunk bytes), made on first use.
+  char* chunkBuffer() {
+    if (!chunk_) chunk_ = std::make_unique<char[]>(kChunk);
+    return chunk_.get();
+  }
+
   // Parses body bytes already in `buf` (no I/O) into the chunk buffer and
   // points the message body at them; returns how many.
   template <bool isRequest>
@@ -692,8 +697,7 @@ class HttpSession {
     auto& body = p.get().body();
     size_t got = 0;
     if (!p.is_done() && buf.size() > 0) {
-      if (!chunk_) chunk_ = std::make_unique<char[]>(kChunk);
-      body.data = chunk_.get();
+      body.data = chunkBuffer();
       body.size = kChunk;
       boost::system::error_code ec;
       while (!p.is_done() && buf.size() > 0 && body.size > 0) {
@@ -720,8 +724,7 @@ class HttpSession {
                                          http::serializer<isRequest, http::buffer_body>& sr, AnyStream& in,
                                          beast::flat_buffer& in_buf, AnyStream& out, milliseconds idle,
                                          const Exchange& x, uint64_t& moved) {
-    if (!chunk_) chunk_ = std::make_unique<char[]>(kChunk);
-    char* chunk = chunk_.get();
+    char* chunk = chunkBuffer();
     while (!sr.is_done()) {
       if (!p.is_done()) {
         p.get().body().data = chunk;

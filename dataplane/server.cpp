@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <unordered_set>
 
 #include "dataplane/admin_server.h"
 #include "dataplane/config/config_json.h"
@@ -325,8 +326,10 @@ void Server::applyDiscoveredSet(const std::string& service, const std::vector<di
   auto set = discovery::mergeEndpoints(old.get(), specs);
   if (cluster->health_check) {
     // A new instance takes traffic only once it passes its first check, which runs now.
+    std::unordered_set<const discovery::Endpoint*> known;
+    for (const auto& e : *old) known.insert(e.get());
     for (const auto& e : *set) {
-      if (std::find(old->begin(), old->end(), e) == old->end()) e->unhealthy.store(true, std::memory_order_relaxed);
+      if (!known.count(e.get())) e->unhealthy.store(true, std::memory_order_relaxed);
     }
     for (const auto& h : health_checkers_) {
       if (h->cluster() == cluster.get()) h->checkNow();

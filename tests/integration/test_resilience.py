@@ -114,6 +114,18 @@ def run_load(addr, threads, duration, path, headers=None, interval=None, method=
     return results, wall
 
 
+def run_threads(target, args, timeout):
+    """target(a) for each a in `args`, each in its own daemon thread, all at once;
+    waits at most `timeout` seconds for each and fails if one is still running."""
+    ts = [threading.Thread(target=target, args=(a,), daemon=True) for a in args]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout)
+        if t.is_alive():
+            raise AssertionError("a client thread did not finish within %g s" % timeout)
+
+
 def summary(results, n=5):
     bad = [r for r in results if r["status"] != 200]
     return "%d of %d not 200; first: %r" % (
@@ -359,11 +371,7 @@ class CircuitBreaking(ResilienceBase):
             barrier.wait()
             results[i] = one([conns[i]], addr, "GET", "/four/%d" % i)
 
-        ts = [threading.Thread(target=go, args=(i,), daemon=True) for i in range(n)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join(15)
+        run_threads(go, range(n), 15)
         self.assertTrue(all(r is not None for r in results))
         ok = [r for r in results if r["status"] == 200]
         over = [r for r in results if r["status"] == 503 and r["reason"] == "overflow"]
@@ -414,12 +422,7 @@ class Subsets(ResilienceBase):
             if holder[0] is not None:
                 holder[0].close()
 
-        threads = [threading.Thread(target=client, args=(2500,), daemon=True) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-            self.assertFalse(t.is_alive(), "client thread did not finish")
+        run_threads(client, [2500] * 4, 120)
         self.assertEqual([], errors[:5])
         total = counts["v1"] + counts["v2"]
         self.assertEqual(total, 10000)

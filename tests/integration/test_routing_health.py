@@ -27,7 +27,7 @@ import time
 import unittest
 
 import hawser_harness as hh
-from test_resilience import TIMEOUTS, ResilienceBase, endpoint, one, service, summary
+from test_resilience import TIMEOUTS, ResilienceBase, endpoint, one, run_threads, service, summary
 
 NS = "demo"
 # Fast checks: interval 150 ms; 3 failures make an endpoint unhealthy, 2 passes bring it back.
@@ -67,13 +67,9 @@ def concurrent(addr, n, path, headers=None, timeout=10.0):
         barrier.wait()
         results[i] = one([conns[i]], addr, "GET", "%s/%d" % (path, i), headers, timeout=timeout)
 
-    threads = [threading.Thread(target=go, args=(i,), daemon=True) for i in range(n)]
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout + 5)
-        if any(t.is_alive() for t in threads) or any(r is None for r in results):
+        run_threads(go, range(n), timeout + 5)
+        if any(r is None for r in results):
             raise AssertionError("concurrent requests did not finish")
         return results
     finally:
@@ -320,12 +316,7 @@ class WeightedRoundRobin(RoutingBase):
             if holder[0] is not None:
                 holder[0].close()
 
-        threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-            self.assertFalse(t.is_alive(), "client thread did not finish")
+        run_threads(client, range(4), 60)
         self.assertEqual([], errors[:5])
         total = counts["heavy"] + counts["light"]
         self.assertEqual(total, 2000)
