@@ -94,11 +94,11 @@ std::string applyForwardingHeaders(http::fields& f, std::string_view client_ip, 
 }
 
 namespace {
-void appendFields(const http::fields& f, std::string& out) {
+void appendFields(const http::fields& f, std::string& out, bool terminate) {
   for (const auto& field : f) {
     out.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
   }
-  out.append("\r\n");
+  if (terminate) out.append("\r\n");
 }
 
 std::string_view versionString(unsigned v) {
@@ -106,21 +106,24 @@ std::string_view versionString(unsigned v) {
 }
 }  // namespace
 
-void serializeHead(const http::request_header<>& h, std::string& out) {
+void serializeHead(const http::request_header<>& h, std::string& out, bool terminate) {
   out.clear();
   out.append(h.method_string()).append(" ").append(h.target()).append(" ").append(versionString(h.version()));
   out.append("\r\n");
-  appendFields(h, out);
+  appendFields(h, out, terminate);
 }
 
-void serializeHead(const http::response_header<>& h, std::string& out) {
+void serializeHead(const http::response_header<>& h, std::string& out, bool terminate) {
   out.clear();
   char code[4] = {static_cast<char>('0' + h.result_int() / 100 % 10), static_cast<char>('0' + h.result_int() / 10 % 10),
                   static_cast<char>('0' + h.result_int() % 10), 0};
-  auto reason = h.reason();
+  std::string_view reason = h.reason();
+  // Beast names no status it does not know (103, say): send none rather than
+  // its "<unknown-status>" (RFC 9112 §4 allows an empty reason phrase).
   if (reason.empty()) reason = http::obsolete_reason(h.result());
+  if (reason == "<unknown-status>") reason = {};
   out.append(versionString(h.version())).append(" ").append(code, 3).append(" ").append(reason).append("\r\n");
-  appendFields(h, out);
+  appendFields(h, out, terminate);
 }
 
 std::string newRequestId() {

@@ -27,8 +27,10 @@ std::string applyForwardingHeaders(boost::beast::http::fields& f, std::string_vi
 // serializer does for a message that is not chunked: the start line, every
 // field as it is, the blank line. With the body bytes appended, one buffer
 // goes out in one write, without the serializer's buffer-sequence machinery.
-void serializeHead(const boost::beast::http::request_header<>& h, std::string& out);
-void serializeHead(const boost::beast::http::response_header<>& h, std::string& out);
+// With `terminate` false the blank line is left off, for the caller to
+// append its framing line first.
+void serializeHead(const boost::beast::http::request_header<>& h, std::string& out, bool terminate = true);
+void serializeHead(const boost::beast::http::response_header<>& h, std::string& out, bool terminate = true);
 
 // A random RFC 4122 version 4 UUID.
 std::string newRequestId();

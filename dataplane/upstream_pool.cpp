@@ -51,6 +51,8 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& ke
     list.pop_back();
     const auto idle = now - conn->idle_since;
     if (idle < max_idle && ((replayable && idle < kPeekAfter) || stillAlive(conn->stream.socket()))) {
+      boost::system::error_code ignored;
+      conn->stream.socket().cancel(ignored);  // the idle watch
       conn->reused = true;
       return conn;
     }
@@ -160,9 +162,23 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn, std::chrono::milliseconds max_idle) {
   auto& list = idle_[conn->pool_key];
   if (list.size() >= kMaxIdlePerEndpoint) return;  // closes it
+  // Bytes or a close already waiting (a late body after a 204, more than
+  // Content-Length) mean the connection is not at a message boundary: it
+  // is closed, never handed to the next request.
+  if (!stillAlive(conn->stream.socket())) return;
   conn->idle_since = std::chrono::steady_clock::now();
   conn->idle_until = conn->idle_since + max_idle;
   conn->stream.tcp().expires_never();
+  // Anything that arrives while it sits in the pool ends it too. The wait
+  // costs no system call; taking the connection cancels it.
+  auto* raw = conn.get();
+  conn->stream.socket().async_wait(tcp::socket::wait_read,
+                                   [this, raw, key = conn->pool_key](boost::system::error_code ec) {
+                                     if (ec) return;  // cancelled: taken from the pool, or closed
+                                     auto it = idle_.find(key);
+                                     if (it == idle_.end()) return;
+                                     std::erase_if(it->second, [raw](const auto& c) { return c.get() == raw; });
+                                   });
   list.push_back(std::move(conn));
   for (auto* w : waiters_) w->cancel();
   armSweep(std::min(list.back()->idle_until, list.back()->idle_since + std::chrono::seconds(1)));

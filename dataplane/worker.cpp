@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "dataplane/http/observers.h"
 #include "dataplane/sessions.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
@@ -43,6 +44,17 @@ void Worker::spawnSession(const std::string& key, tcp::socket socket) {
   } else {
     asio::co_spawn(ctx_, serveHttp(*this, std::move(socket), key), asio::detached);
   }
+}
+
+void Worker::setSnapshot(std::shared_ptr<const Snapshot> s) {
+  observers_ = compileObservers(s && s->config->metrics_enabled, access_log_);
+  snapshot_ = std::move(s);
+}
+
+prometheus::Counter& Worker::localReplyCounter(LocalReply r) {
+  auto& c = reply_counters_[static_cast<size_t>(r) < reply_counters_.size() ? static_cast<size_t>(r) : 0];
+  if (!c) c = &metrics_.rejected(info(r).reason);
+  return *c;
 }
 
 Worker::Worker(unsigned id, telemetry::WorkerMetrics& metrics, telemetry::AccessLog& access_log)

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <list>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <thread>
 
+#include "dataplane/local_reply.h"
 #include "dataplane/snapshot.h"
 #include "dataplane/tls_state.h"
 #include "dataplane/upstream_pool.h"
@@ -21,8 +23,13 @@ namespace hawser::telemetry {
 class WorkerMetrics;
 class AccessLog;
 }  // namespace hawser::telemetry
+namespace prometheus {
+class Counter;
+}
 
 namespace hawser {
+
+struct ExchangeObservers;
 
 // A downstream connection as the worker sees it, for drain.
 struct ConnectionEntry {
@@ -46,7 +53,12 @@ class Worker {
 
   // --- worker thread only ---
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
-  void setSnapshot(std::shared_ptr<const Snapshot> s) { snapshot_ = std::move(s); }
+  // Installs a snapshot and compiles its exchange observers.
+  void setSnapshot(std::shared_ptr<const Snapshot> s);
+  // The observers of the current snapshot (exchanges keep the ones they began with).
+  const std::shared_ptr<const ExchangeObservers>& observers() const { return observers_; }
+  // hawser_local_replies_total{reason} of `r`, resolved once per worker.
+  prometheus::Counter& localReplyCounter(LocalReply r);
   bool draining() const { return draining_; }
   const std::shared_ptr<const TlsState>& tls() const { return tls_; }
   void setTls(std::shared_ptr<const TlsState> t) { tls_ = std::move(t); }
@@ -73,6 +85,8 @@ class Worker {
   UpstreamPool pool_;
   std::thread thread_;
   std::shared_ptr<const Snapshot> snapshot_;
+  std::shared_ptr<const ExchangeObservers> observers_;
+  std::array<prometheus::Counter*, kLocalReplyCount> reply_counters_{};
   std::shared_ptr<const TlsState> tls_;
   bool draining_ = false;
   std::list<ConnectionEntry> connections_;

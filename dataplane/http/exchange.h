@@ -1,0 +1,105 @@
+// One request and its response, however it ends: the Exchange is what the
+// request path fills in and what every observer (metrics, access log, and
+// later tracing and the capture tee) reads. Codec-neutral: HTTP/1.1 and
+// HTTP/2 connections make the same Exchanges.
+#pragma once
+
+#include <boost/beast/http/message.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hawser::telemetry {
+struct RequestStats;
+}
+
+namespace hawser {
+
+enum class Direction { inbound, outbound };
+enum class BodyDirection { request, response };
+
+struct Exchange {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start = Clock::now();
+  Clock::time_point deadline = Clock::time_point::max();  // the route's request timeout
+  Direction direction = Direction::outbound;
+  std::string_view listener;  // the listener's name (lives in the snapshot)
+  std::string request_id;
+  std::string method;
+  std::string authority;
+  std::string path;
+  std::string upstream;     // the endpoint of the last attempt
+  std::string_view peer;    // verified TLS identity of the downstream peer ("" if none)
+  std::string_view reason;  // x-hawser-reason of a local reply, or why the exchange ended early
+  unsigned status = 0;      // the status the client received; 0: it received none
+  unsigned version = 11;    // the client's HTTP version (10 or 11)
+  unsigned attempts = 0;
+  uint64_t bytes_in = 0;                     // request body bytes from the client
+  uint64_t bytes_out = 0;                    // response body bytes to the client
+  telemetry::RequestStats* stats = nullptr;  // the series this exchange counts in
+  bool response_started = false;             // a response head went to the client
+};
+
+// One try of an exchange against one endpoint.
+struct Attempt {
+  unsigned number = 1;
+  std::string_view endpoint;
+  std::chrono::steady_clock::time_point start;
+  std::chrono::steady_clock::time_point end;
+  unsigned status = 0;       // the upstream's status; 0 when none arrived
+  std::string_view failure;  // "" for a response, else connect-failure, timeout, reset
+};
+
+// Header fields an observer may add to the request of an attempt (e.g. a
+// traceparent for this attempt's span).
+using RequestHead = boost::beast::http::request_header<>;
+using ResponseHead = boost::beast::http::response_header<>;
+
+// Hooks into every exchange. Called on the worker thread, in the order
+// below, never concurrently for one exchange; `noexcept`: an observer that
+// fails must count and carry on, never fail the request. Body views are the
+// bytes as they pass (zero-copy, valid only during the call).
+class ExchangeObserver {
+ public:
+  virtual ~ExchangeObserver() = default;
+  virtual void onRequestHead(const Exchange&, const RequestHead&) noexcept {}
+  virtual void onAttemptStart(const Exchange&, const Attempt&, RequestHead&) noexcept {}
+  virtual void onAttemptEnd(const Exchange&, const Attempt&) noexcept {}
+  virtual void onResponseHead(const Exchange&, const ResponseHead&) noexcept {}
+  virtual void onBody(const Exchange&, BodyDirection, std::string_view) noexcept {}
+  // Exactly once per exchange, after the last byte went to the client (or
+  // the exchange ended without a response).
+  virtual void onComplete(const Exchange&) noexcept {}
+};
+
+// The observers of one snapshot generation, in the order they run.
+struct ExchangeObservers {
+  std::vector<std::unique_ptr<ExchangeObserver>> list;
+  bool wantsBodies = false;  // any observer reads body bytes
+
+  void requestHead(const Exchange& x, const RequestHead& h) const noexcept {
+    for (const auto& o : list) o->onRequestHead(x, h);
+  }
+  void attemptStart(const Exchange& x, const Attempt& a, RequestHead& h) const noexcept {
+    for (const auto& o : list) o->onAttemptStart(x, a, h);
+  }
+  void attemptEnd(const Exchange& x, const Attempt& a) const noexcept {
+    for (const auto& o : list) o->onAttemptEnd(x, a);
+  }
+  void responseHead(const Exchange& x, const ResponseHead& h) const noexcept {
+    for (const auto& o : list) o->onResponseHead(x, h);
+  }
+  void body(const Exchange& x, BodyDirection d, std::string_view bytes) const noexcept {
+    if (!wantsBodies) return;
+    for (const auto& o : list) o->onBody(x, d, bytes);
+  }
+  void complete(const Exchange& x) const noexcept {
+    for (const auto& o : list) o->onComplete(x);
+  }
+};
+
+}  // namespace hawser

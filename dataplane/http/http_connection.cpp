@@ -1,0 +1,215 @@
+// The HTTP/1.1 connection loop and the request path, top-down. Each step is
+// one call; how a step works lives in the file named after it.
+#include "dataplane/http/http_connection.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+
+#include "dataplane/http/request_head.h"
+#include "dataplane/inbound_tls.h"
+#include "dataplane/sessions.h"
+#include "dataplane/worker.h"
+#include "telemetry/metrics.h"
+
+namespace hawser {
+namespace http1 {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+
+HttpConnection::HttpConnection(Worker& w, tcp::socket s, std::string key)
+    : w_(w), down_(beast::tcp_stream(std::move(s))), guard_(w, down_.socket()), key_(std::move(key)) {
+  boost::system::error_code ec;
+  auto ep = down_.socket().remote_endpoint(ec);
+  client_ip_ = ec ? "unknown" : ep.address().to_string();
+}
+
+const ListenerSpec* HttpConnection::listener() {
+  if (snap_ != w_.snapshot()) {
+    snap_ = w_.snapshot();
+    observers_ = w_.observers();
+    spec_ = snap_->findListener(key_);
+  }
+  return spec_;
+}
+
+asio::awaitable<void> HttpConnection::run() {
+  const auto* spec = listener();
+  if (!spec) co_return;
+  auto accepted = co_await acceptInboundTls(w_, down_, buf_, *spec, guard_, snap_->config->limits.header_timeout);
+  if (accepted.accepted) {
+    peer_identity_ = std::move(accepted.peer_identity);
+    if (spec->kind == ListenerSpec::Kind::inbound && !peer_identity_.empty()) {
+      const auto& svc = snap_->config->node.service;
+      peer_stats_ = &w_.metrics().requestStats("inbound", svc.empty() ? "local" : svc, peer_identity_);
+    }
+    while (co_await serveOne()) {
+    }
+  }
+  boost::system::error_code ignored;
+  down_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  down_.tcp().close();
+}
+
+// Whatever way an exchange ends, its completion runs once, here.
+namespace {
+struct Completion {
+  HttpConnection* connection;
+  Exchange& x;
+  bool armed = true;
+  void (HttpConnection::*complete)(Exchange&);
+  ~Completion() {
+    if (armed) (connection->*complete)(x);
+  }
+};
+}  // namespace
+
+// One exchange: the request path top-down. Returns whether the connection
+// carries another request.
+asio::awaitable<bool> HttpConnection::serveOne() {
+  const auto* spec = listener();
+  if (!spec || !co_await waitForRequest(*spec)) co_return false;
+
+  Exchange x;
+  x.direction = spec->kind == ListenerSpec::Kind::inbound ? Direction::inbound : Direction::outbound;
+  x.listener = spec->name;
+  x.peer = peer_identity_;
+  if (spec->cluster) x.stats = peer_stats_ ? peer_stats_ : spec->cluster->stats[w_.id()];
+  Completion done{this, x, true, &HttpConnection::complete};
+
+  Request rq;
+  if (auto reply = co_await readRequest(x, rq)) {  // codec: head, limits, framing
+    if (x.reason == "closed") {                    // the client left before a whole head: no exchange
+      done.armed = false;
+      co_return false;
+    }
+    co_await localReply(x, *reply, nullptr);
+    co_return false;
+  }
+  observers_->requestHead(x, rq.head());
+
+  if (auto reply = checkRequest(x, rq, *spec)) co_return co_await localReply(x, *reply, &rq);  // authz
+  if (auto reply = admitListener(x, *spec)) co_return co_await localReply(x, *reply, &rq);     // rate limit
+  if (rq.head().method() == http::verb::connect) {
+    co_await connectTunnel(x, rq, *spec);
+    co_return false;
+  }
+  RouteChoice rc;
+  if (auto reply = route(x, rq, *spec, rc)) co_return co_await localReply(x, *reply, &rq);
+  rewriteRequest(x, rq, *spec);  // hop-by-hop, identity and forwarding headers
+
+  UpstreamResponse ur;
+  co_await upstreamRequest(x, rq, *spec, rc, ur);  // admission, attempts, response head
+  if (ur.client_gone) co_return false;
+  if (ur.reply) co_return co_await localReply(x, *ur.reply, &rq);
+  co_return co_await forwardResponse(x, rq, ur, rc);
+}
+
+// Waits for the first byte of the next request under the idle timeout.
+// While draining, a request already on its way is still served (with
+// Connection: close); only an idle connection ends here.
+asio::awaitable<bool> HttpConnection::waitForRequest(const ListenerSpec& spec) {
+  if (buf_.size() > 0) co_return true;
+  if (w_.draining() && !down_.socket().available()) co_return false;
+  guard_.setIdle(true);
+  down_.tcp().expires_after(spec.timeouts.idle);
+  auto [ec, n] = co_await down_.async_read_some(buf_.prepare(8192), tok);
+  guard_.setIdle(false);
+  if (ec) co_return false;
+  buf_.commit(n);
+  co_return true;
+}
+
+// The codec: the head within its limits, Host as RFC 9112 §3.2 requires,
+// and the body's framing decided once (framing.h). A reply means the
+// request is refused; x.reason "closed" means the client left mid-head.
+asio::awaitable<std::optional<LocalReply>> HttpConnection::readRequest(Exchange& x, Request& rq) {
+  const auto& limits = snap_->config->limits;
+  auto ec = co_await readHead(down_, buf_, rq.parser, limits.max_header_bytes, Clock::now() + limits.header_timeout);
+  if (ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::ssl::error::stream_truncated || ec == asio::error::operation_aborted) {
+      x.reason = "closed";
+      co_return LocalReply::bad_request;
+    }
+    if (ec == beast::error::timeout) co_return LocalReply::header_timeout;
+    if (ec == http::error::header_limit) co_return LocalReply::header_too_large;
+    co_return LocalReply::bad_request;
+  }
+  auto& req = rq.head();
+  x.version = req.version();
+  x.method = std::string(req.method_string());
+  x.path = std::string(req.target());
+  auto checked = checkRequestHead(req, limits);
+  if (checked.reply) {
+    x.reason = checked.detail;
+    co_return checked.reply;
+  }
+  const auto& framing = checked.framing;
+  rq.framing = framing;
+  rq.body.reset(rq.framing, requestBodyLimits());
+  if (rq.body.tooLarge()) co_return LocalReply::body_too_large;
+  rq.keep_alive = rq.parser.keep_alive();
+  co_return std::nullopt;
+}
+
+BodyLimits HttpConnection::requestBodyLimits() const {
+  return http1::requestBodyLimits(snap_->config->limits);
+}
+
+BodyLimits HttpConnection::responseBodyLimits() const {
+  BodyLimits b = requestBodyLimits();
+  b.max_body_bytes = 0;
+  return b;
+}
+
+bool HttpConnection::keepAliveAfterReply(const Request& rq) const {
+  return rq.keep_alive && rq.bodyConsumed() && !w_.draining();
+}
+
+// Every response hawser makes itself. With `rq` null the request could not
+// be read, and the connection closes. Returns whether it stays open.
+asio::awaitable<bool> HttpConnection::localReply(Exchange& x, LocalReply r, const Request* rq) {
+  const auto& i = info(r);
+  x.reason = i.reason;
+  if (i.malformed) w_.metrics().malformed(i.metric_label).Increment();
+  w_.localReplyCounter(r).Increment();
+  if (x.response_started) co_return false;  // too late for a status: the connection closes
+  const bool keep = rq && !i.closes && keepAliveAfterReply(*rq);
+  http::response<http::string_body> res{static_cast<http::status>(i.status), x.version >= 10 ? x.version : 11};
+  res.set(http::field::content_type, "text/plain");
+  res.set("x-hawser-reason", i.reason);
+  if (!x.request_id.empty()) res.set("x-request-id", x.request_id);
+  if (retry_after_) res.set(http::field::retry_after, std::to_string(retry_after_->count()));
+  res.body() = std::string(i.reason) + "\n";
+  res.keep_alive(keep);
+  res.prepare_payload();
+  down_.tcp().expires_after(std::chrono::seconds(5));
+  auto [ec, n] = co_await http::async_write(down_, res, tok);
+  retry_after_.reset();
+  if (ec) {
+    x.reason = "downstream-reset";  // the client never got it
+    co_return false;
+  }
+  x.status = i.status;
+  x.response_started = true;
+  co_return keep;
+}
+
+void HttpConnection::complete(Exchange& x) {
+  observers_->complete(x);
+}
+
+}  // namespace http1
+
+boost::asio::awaitable<void> serveHttp(Worker& w, boost::asio::ip::tcp::socket s, std::string listener_key) {
+  http1::HttpConnection c(w, std::move(s), std::move(listener_key));
+  co_await c.run();
+}
+
+}  // namespace hawser

@@ -1,0 +1,153 @@
+#include "dataplane/http/message_io.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include <array>
+#include <span>
+
+// GCC 12 misreads a coroutine frame's sized delete as mismatched (as in
+// discovery/cloudmap/cloudmap_source.cpp).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace hawser::http1 {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Clock = std::chrono::steady_clock;
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+// One read's worth: a TLS record's payload, and what a socket usually has.
+constexpr size_t kReadSize = 16 * 1024;
+// Body runs gathered into one write.
+constexpr size_t kSpans = 32;
+
+template <class Parser>
+asio::awaitable<boost::system::error_code> readHeadImpl(AnyStream& s, beast::flat_buffer& buf, Parser& p, size_t limit,
+                                                        Deadline until) {
+  p.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limit, UINT32_MAX)));
+  p.skip(true);  // framing is decided by framing.h, not by the parser
+  for (;;) {
+    if (buf.size() > 0) {
+      boost::system::error_code ec;
+      buf.consume(p.put(buf.data(), ec));
+      if (!ec && p.is_header_done()) co_return boost::system::error_code{};
+      if (ec && ec != http::error::need_more) co_return ec;
+    }
+    if (buf.size() >= limit) co_return http::error::header_limit;
+    s.tcp().expires_at(until);
+    auto [ec, n] = co_await s.async_read_some(buf.prepare(std::min(kReadSize, limit - buf.size())), tok);
+    if (ec) co_return ec;
+    buf.commit(n);
+  }
+}
+
+std::string_view bufferedView(const beast::flat_buffer& b, size_t from) {
+  auto d = b.data();
+  return std::string_view(static_cast<const char*>(d.data()) + from, d.size() - from);
+}
+}  // namespace
+
+void expire(AnyStream& s, std::chrono::milliseconds op, Deadline deadline) {
+  s.tcp().expires_at(std::min(Clock::now() + op, deadline));
+}
+
+asio::awaitable<boost::system::error_code> readHead(AnyStream& s, beast::flat_buffer& buf, RequestParser& parser,
+                                                    size_t limit, Deadline until) {
+  co_return co_await readHeadImpl(s, buf, parser, limit, until);
+}
+
+asio::awaitable<boost::system::error_code> readHead(AnyStream& s, beast::flat_buffer& buf, ResponseParser& parser,
+                                                    size_t limit, Deadline until) {
+  co_return co_await readHeadImpl(s, buf, parser, limit, until);
+}
+
+asio::awaitable<boost::system::error_code> writeAll(AnyStream& out, std::string_view bytes,
+                                                    std::chrono::milliseconds op, Deadline deadline) {
+  expire(out, op, deadline);
+  auto [ec, n] = co_await asio::async_write(out, asio::buffer(bytes), tok);
+  co_return ec;
+}
+
+asio::awaitable<RelayResult> relayBody(AnyStream& in, beast::flat_buffer& in_buf, BodyDecoder& dec, AnyStream& out,
+                                       BodyKind out_kind, std::string_view prefix, RelayTimeouts t, const BodyTap& tap,
+                                       uint64_t& moved) {
+  const bool chunked = out_kind == BodyKind::chunked;
+  bool head_sent = prefix.empty();
+  std::array<asio::const_buffer, 3 * kSpans + 2> bufs;
+  std::array<char[20], kSpans> heads;
+  for (;;) {
+    size_t n = 0, spans = 0, consumed = 0;
+    if (!prefix.empty()) bufs[n++] = asio::buffer(prefix);
+    BodyDecoder::Status status = dec.done() ? BodyDecoder::Status::done : BodyDecoder::Status::more;
+    while (status != BodyDecoder::Status::done && consumed < in_buf.size() && spans < kSpans) {
+      auto st = dec.step(bufferedView(in_buf, consumed));
+      consumed += st.consumed;
+      status = st.status;
+      if (!st.data.empty()) {
+        tap(st.data);
+        moved += st.data.size();
+        if (chunked) bufs[n++] = asio::buffer(chunkHeader(st.data.size(), heads[spans]));
+        bufs[n++] = asio::buffer(st.data.data(), st.data.size());
+        if (chunked) bufs[n++] = asio::buffer(kChunkEnd);
+        ++spans;
+      }
+      if (status == BodyDecoder::Status::error || status == BodyDecoder::Status::more) break;
+    }
+    const bool done = status == BodyDecoder::Status::done;
+    const bool failed = status == BodyDecoder::Status::error;
+    if (done && chunked) bufs[n++] = asio::buffer(kLastChunk);
+    if (n > 0 && !(failed && !prefix.empty())) {
+      expire(out, t.idle, t.deadline);
+      auto [wec, wn] = co_await asio::async_write(out, std::span<const asio::const_buffer>(bufs.data(), n), tok);
+      if (wec) co_return RelayResult{wec, {}, false, false, head_sent};
+      head_sent = true;
+    }
+    prefix = {};
+    in_buf.consume(consumed);
+    if (failed) co_return RelayResult{{}, dec.error(), dec.tooLarge(), true, head_sent};
+    if (done) co_return RelayResult{{}, {}, false, false, head_sent};
+    if (spans == kSpans && in_buf.size() > 0) continue;  // more already buffered
+
+    expire(in, t.idle, t.deadline);
+    auto [rec, rn] = co_await in.async_read_some(in_buf.prepare(kReadSize), tok);
+    in_buf.commit(rn);
+    if (rec == asio::error::eof) {
+      auto st = dec.finish();  // a close-delimited body ends here; any other is truncated
+      if (st.status != BodyDecoder::Status::done) co_return RelayResult{rec, {}, false, true, head_sent};
+      if (chunked) {
+        expire(out, t.idle, t.deadline);
+        auto [wec, wn] = co_await asio::async_write(out, asio::buffer(kLastChunk), tok);
+        if (wec) co_return RelayResult{wec, {}, false, false, head_sent};
+      }
+      co_return RelayResult{{}, {}, false, false, head_sent};
+    }
+    if (rec) co_return RelayResult{rec, {}, false, true, head_sent};
+  }
+}
+
+asio::awaitable<RelayResult> readBody(AnyStream& in, beast::flat_buffer& in_buf, BodyDecoder& dec, std::string& body,
+                                      RelayTimeouts t, const BodyTap& tap) {
+  for (;;) {
+    while (!dec.done() && in_buf.size() > 0) {
+      auto st = dec.step(bufferedView(in_buf, 0));
+      if (!st.data.empty()) {
+        tap(st.data);
+        body.append(st.data);
+      }
+      in_buf.consume(st.consumed);
+      if (st.status == BodyDecoder::Status::error) co_return RelayResult{{}, dec.error(), dec.tooLarge(), true};
+      if (st.status == BodyDecoder::Status::more) break;
+    }
+    if (dec.done()) co_return RelayResult{};
+    expire(in, t.idle, t.deadline);
+    auto [rec, rn] = co_await in.async_read_some(in_buf.prepare(kReadSize), tok);
+    in_buf.commit(rn);
+    if (rec) co_return RelayResult{rec, {}, false, true};
+  }
+}
+
+}  // namespace hawser::http1
