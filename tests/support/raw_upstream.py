@@ -18,6 +18,7 @@ else no body.  Every request records every framing line it carried
 
 Scripts (`x-raw-script` request header, or the instance default `script`):
 
+  h2c              101 to a request carrying `Upgrade: h2c` (then HTTP/1.1 again), else `ok`
   ok               200, Content-Length, body b"path=<target>"   (the default)
   chunked          200, Transfer-Encoding: chunked, same body in two chunks
   close-delimited  200, no Content-Length / Transfer-Encoding, body, then close
@@ -284,6 +285,14 @@ class RawUpstream:
         m = self._marks(req, rec)
         send = sock.sendall
         if script == "ok" or (script == "close-silent-once" and n_seen > 0):
+            send(self._ok(req, rec))
+            return True
+        if script == "h2c":
+            if "h2c" in hdr.get("upgrade", "").lower():
+                # A real h2c server switches; this one then reads HTTP/1.1 requests again, so
+                # whatever a tunnel lets through is parsed and recorded as requests.
+                send(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n" + m + b"\r\n")
+                return True
             send(self._ok(req, rec))
             return True
         if script == "chunked":
