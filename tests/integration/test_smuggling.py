@@ -221,7 +221,7 @@ CASES = {
 
 # --------------------------------------------------------------------------------------
 
-def _read(conn, timeout=5.0):
+def _read(conn, timeout=2.5):
     try:
         return conn.read_response(timeout=timeout)
     except (EOFError, ConnectionResetError, BrokenPipeError):
@@ -285,7 +285,7 @@ class RequestFraming(unittest.TestCase):
             self.assertIn(framing, ([("content-length", str(len(want_body)))], [("transfer-encoding", "chunked")]),
                           "%s: the upstream needs exactly one framing line; got %r" % (name, req["framing"]))
         else:
-            self.assertIn(framing, ([], [("content-length", "0")]),
+            self.assertIn(framing, ([], [("content-length", "0")], [("transfer-encoding", "chunked")]),
                           "%s: bodyless request with framing %r" % (name, req["framing"]))
         self.assertEqual(req["body"], want_body, "%s: body the upstream got" % name)
         if spec["check"]:
@@ -416,7 +416,9 @@ class UnboundedChunkMetadata(unittest.TestCase):
                 try:
                     c.sock.settimeout(5)
                     c.sock.sendall(block)
-                except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
+                except socket.timeout:   # hawser stopped reading: not a rejection by itself
+                    break
+                except OSError:          # reset / broken pipe: hawser closed the connection
                     closed = True
                     break
                 sent += len(block)
@@ -425,14 +427,15 @@ class UnboundedChunkMetadata(unittest.TestCase):
                 if r:     # hawser answered (or closed) already
                     break
             peak = max(peak, hh.rss_kib(pid))
-            try:
-                resp = c.read_response(timeout=3)
-                status = resp.status if resp is not None else None
-                closed = closed or resp is None or c.closed_within(2.0)
-            except (EOFError, ConnectionResetError, OSError):
-                closed = True
-            except AssertionError:   # not an HTTP response: the bytes were echoed as something else
-                raise
+            if not closed:
+                try:
+                    resp = c.read_response(timeout=3)
+                    status = resp.status if resp is not None else None
+                    closed = resp is None or c.closed_within(2.0)
+                except socket.timeout:   # neither an answer nor a close: not rejected
+                    pass
+                except (EOFError, OSError):
+                    closed = True
         peak = max(peak, hh.rss_kib(pid))
         self.assertTrue(self.h.alive(), "hawser died")
         return dict(base=base, peak=peak, sent=sent, closed=closed, status=status)
