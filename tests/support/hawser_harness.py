@@ -1047,3 +1047,29 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+class RawTlsConn(RawConn):
+    """RawConn over TLS (e.g. a peer presenting a workload certificate to a strict
+    inbound): `ctx` from client_ssl_context(); the handshake is done on construction."""
+
+    def __init__(self, addr, ctx, timeout=10.0):
+        raw = socket.create_connection(tuple(addr), timeout=timeout)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            self.sock = ctx.wrap_socket(raw, server_hostname=None)
+        except BaseException:
+            raw.close()
+            raise
+        self.buf = bytearray()
+        self.eof = False
+        self.timeout = timeout
+
+
+def access_lines_since(h, start_index):
+    """Access-log records of `h` after the first `start_index` ones (see access_log_count)."""
+    return h.access_logs()[start_index:]
+
+
+def access_log_count(h):
+    return len(h.access_logs())
