@@ -16,11 +16,10 @@ constexpr std::array<LocalReplyInfo, kLocalReplyCount> kTable{{
     /* upstream_connect_failure */ {503, "upstream-connect-failure", "", false, false},
     /* upstream_timeout */ {504, "upstream-timeout", "", false, false},
     /* upstream_reset */ {502, "upstream-reset", "", false, false},
-    /* bad_gateway */ {502, "bad-gateway", "", false, false},
+    /* bad_gateway */ {502, "bad-gateway", "", false, false},  // a response hawser refuses to relay,
     /* unauthorized */ {403, "unauthorized", "", false, false},
     /* overflow */ {503, "overflow", "", false, false},
     /* rate_limited */ {429, "rate-limited", "", false, false},
-    /* upstream_protocol_error */ {502, "upstream-protocol-error", "", false, false},
 }};
 }  // namespace
 

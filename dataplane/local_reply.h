@@ -23,9 +23,8 @@ enum class LocalReply {
   unauthorized,
   overflow,
   rate_limited,
-  upstream_protocol_error,
 };
-inline constexpr size_t kLocalReplyCount = static_cast<size_t>(LocalReply::upstream_protocol_error) + 1;
+inline constexpr size_t kLocalReplyCount = static_cast<size_t>(LocalReply::rate_limited) + 1;
 
 struct LocalReplyInfo {
   unsigned status;

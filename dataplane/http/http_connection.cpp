@@ -79,7 +79,9 @@ asio::awaitable<bool> HttpConnection::serveOne() {
   x.direction = spec->kind == ListenerSpec::Kind::inbound ? Direction::inbound : Direction::outbound;
   x.listener = spec->name;
   x.peer = peer_identity_;
-  if (spec->cluster) x.stats = peer_stats_ ? peer_stats_ : spec->cluster->stats[w_.id()];
+  // Counted in the listener's service until routing names another; the
+  // http_proxy listener has none until then.
+  x.stats = !spec->cluster ? unroutedStats() : peer_stats_ ? peer_stats_ : spec->cluster->stats[w_.id()];
   Completion done{this, x, true, &HttpConnection::complete};
 
   Request rq;

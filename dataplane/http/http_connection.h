@@ -152,6 +152,13 @@ class HttpConnection {
   boost::asio::awaitable<void> connectTunnel(Exchange& x, Request& rq, const ListenerSpec& spec);
   boost::asio::awaitable<void> upgradeTunnel(Exchange& x, UpstreamResponse& ur, const RouteChoice& rc);
 
+  // While an exchange waits for its upstream, a client that closes its
+  // connection cancels the wait (its request is abandoned, nothing is sent).
+  struct DownstreamWatch;
+  void watchDownstream(UpstreamConnection& up);
+  void unwatchDownstream();
+  bool downstreamGone() const;
+
   BodyLimits requestBodyLimits() const;
   BodyLimits responseBodyLimits() const;
 
@@ -172,6 +179,9 @@ class HttpConnection {
   std::optional<std::chrono::seconds> retry_after_;  // for a 429 being sent
   std::string outbound_peer_;                        // cache of the last outbound peer's series
   telemetry::RequestStats* outbound_peer_stats_ = nullptr;
+  telemetry::RequestStats* unrouted_stats_ = nullptr;  // requests no service took (service="unrouted")
+  telemetry::RequestStats* unroutedStats();
+  std::shared_ptr<DownstreamWatch> watch_;  // made on first use, shared with its wait's handler
 };
 
 // Splits "host[:port]" (with [v6] support). Port 0 when absent.

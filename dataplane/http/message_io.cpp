@@ -1,6 +1,8 @@
 #include "dataplane/http/message_io.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
@@ -18,6 +20,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using Clock = std::chrono::steady_clock;
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 // One read's worth: a TLS record's payload, and what a socket usually has.
@@ -27,7 +30,7 @@ constexpr size_t kSpans = 32;
 
 template <class Parser>
 asio::awaitable<boost::system::error_code> readHeadImpl(AnyStream& s, beast::flat_buffer& buf, Parser& p, size_t limit,
-                                                        Deadline until) {
+                                                        Deadline until, bool reply_on_timeout) {
   p.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limit, UINT32_MAX)));
   p.skip(true);  // framing is decided by framing.h, not by the parser
   for (;;) {
@@ -38,8 +41,21 @@ asio::awaitable<boost::system::error_code> readHeadImpl(AnyStream& s, beast::fla
       if (ec && ec != http::error::need_more) co_return ec;
     }
     if (buf.size() >= limit) co_return http::error::header_limit;
+    auto space = buf.prepare(std::min(kReadSize, limit - buf.size()));
+    if (reply_on_timeout) {
+      // The stream's own timer closes the socket when it fires; a client
+      // that is too slow is owed its 408, so this read is cancelled instead.
+      s.tcp().expires_never();
+      asio::steady_timer timer(s.get_executor(), until);
+      auto r = co_await (s.async_read_some(space, tok) || timer.async_wait(tok));
+      if (r.index() == 1) co_return beast::error::timeout;
+      auto [ec, n] = std::get<0>(r);
+      if (ec) co_return ec;
+      buf.commit(n);
+      continue;
+    }
     s.tcp().expires_at(until);
-    auto [ec, n] = co_await s.async_read_some(buf.prepare(std::min(kReadSize, limit - buf.size())), tok);
+    auto [ec, n] = co_await s.async_read_some(space, tok);
     if (ec) co_return ec;
     buf.commit(n);
   }
@@ -57,12 +73,12 @@ void expire(AnyStream& s, std::chrono::milliseconds op, Deadline deadline) {
 
 asio::awaitable<boost::system::error_code> readHead(AnyStream& s, beast::flat_buffer& buf, RequestParser& parser,
                                                     size_t limit, Deadline until) {
-  co_return co_await readHeadImpl(s, buf, parser, limit, until);
+  co_return co_await readHeadImpl(s, buf, parser, limit, until, /*reply_on_timeout=*/true);
 }
 
 asio::awaitable<boost::system::error_code> readHead(AnyStream& s, beast::flat_buffer& buf, ResponseParser& parser,
                                                     size_t limit, Deadline until) {
-  co_return co_await readHeadImpl(s, buf, parser, limit, until);
+  co_return co_await readHeadImpl(s, buf, parser, limit, until, /*reply_on_timeout=*/false);
 }
 
 asio::awaitable<boost::system::error_code> writeAll(AnyStream& out, std::string_view bytes,

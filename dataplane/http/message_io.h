@@ -27,7 +27,8 @@ using ResponseParser = boost::beast::http::response_parser<boost::beast::http::e
 void expire(AnyStream& s, std::chrono::milliseconds op, Deadline deadline);
 
 // Reads until `parser` holds a whole head (at most `limit` bytes), by `until`.
-// Bytes after the head stay in `buf`. The parser is set to skip the body:
+// Bytes after the head stay in `buf`. A request head that is late leaves
+// the connection open (beast::error::timeout) so the client gets its 408. The parser is set to skip the body:
 // the body is framed by framing.h, never by the parser.
 boost::asio::awaitable<boost::system::error_code> readHead(AnyStream& s, boost::beast::flat_buffer& buf,
                                                            RequestParser& parser, size_t limit, Deadline until);

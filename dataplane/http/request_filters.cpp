@@ -88,9 +88,10 @@ void HttpConnection::rewriteRequest(Exchange& x, Request& rq, const ListenerSpec
   stripFraming(req);
 
   const bool from_peer_sidecar = spec.kind == ListenerSpec::Kind::inbound && !peer_identity_.empty();
+  // Only hawser's inbound vouches for a client certificate: one arriving on
+  // any listener is dropped (Envoy's `sanitize`), whoever sent it.
+  req.erase(kXfcc);
   if (spec.kind == ListenerSpec::Kind::inbound) {
-    // Only hawser vouches for a client certificate: never trust one from the network.
-    req.erase(kXfcc);
     if (!peer_identity_.empty()) {
       const auto* own = w_.tls() ? &w_.tls()->identity : nullptr;
       req.set(kXfcc, (own && !own->empty() ? "By=" + *own + ";" : std::string()) + "URI=" + peer_identity_);

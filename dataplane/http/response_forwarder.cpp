@@ -61,9 +61,9 @@ boost::asio::awaitable<bool> HttpConnection::forwardResponse(Exchange& x, Reques
   if (!relay.ok()) {
     if (!relay.head_sent && relay.on_read) {
       // Nothing reached the client yet: a clean reply instead of a truncated response.
-      co_return co_await localReply(x, LocalReply::upstream_protocol_error, nullptr);
+      co_return co_await localReply(x, LocalReply::bad_gateway, nullptr);
     }
-    x.reason = !relay.malformed.empty()            ? "upstream-protocol-error"
+    x.reason = !relay.malformed.empty()            ? "bad-gateway"
                : relay.ec == beast::error::timeout ? "upstream-timeout"
                : relay.on_read                     ? "upstream-reset"
                                                    : "downstream-reset";

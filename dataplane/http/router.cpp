@@ -8,6 +8,7 @@
 #include "dataplane/http/http_connection.h"
 #include "dataplane/worker.h"
 #include "policy/route_split.h"
+#include "telemetry/metrics.h"
 
 namespace hawser::http1 {
 namespace http = boost::beast::http;
@@ -48,6 +49,11 @@ bool splitAuthority(std::string_view auth, std::string& host, uint16_t& port) {
   return !host.empty();
 }
 
+telemetry::RequestStats* HttpConnection::unroutedStats() {
+  if (!unrouted_stats_) unrouted_stats_ = &w_.metrics().requestStats("outbound", "unrouted", "");
+  return unrouted_stats_;
+}
+
 std::optional<LocalReply> HttpConnection::route(Exchange& x, Request& rq, const ListenerSpec& spec, RouteChoice& out) {
   auto& req = rq.head();
   if (spec.kind != ListenerSpec::Kind::http_proxy) {
@@ -71,13 +77,17 @@ std::optional<LocalReply> HttpConnection::route(Exchange& x, Request& rq, const 
     }
     std::string host;
     uint16_t port = 0;
-    if (!splitAuthority(x.authority, host, port)) return LocalReply::not_found;
+    if (!splitAuthority(x.authority, host, port)) {
+      x.stats = unroutedStats();
+      return LocalReply::not_found;
+    }
     if (auto c = snap_->service(host)) {
       out.cluster = c;
     } else if (snap_->config->outbound.passthrough && snap_->passthrough) {
       out.cluster = snap_->passthrough;
       out.fixed = std::make_shared<discovery::Endpoint>(host, port ? port : 80);
     } else {
+      x.stats = unroutedStats();
       return LocalReply::not_found;
     }
   }

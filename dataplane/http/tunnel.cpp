@@ -24,6 +24,7 @@ boost::asio::awaitable<void> HttpConnection::connectTunnel(Exchange& x, Request&
   std::string host;
   uint16_t port = 0;
   if (!splitAuthority(target, host, port) || port == 0 || rq.hasBody()) {
+    x.stats = unroutedStats();
     co_await localReply(x, LocalReply::bad_request, nullptr);
     co_return;
   }
@@ -36,6 +37,7 @@ boost::asio::awaitable<void> HttpConnection::connectTunnel(Exchange& x, Request&
     cluster = snap_->passthrough;
     fixed = std::make_shared<discovery::Endpoint>(host, port);
   } else {
+    x.stats = unroutedStats();
     co_await localReply(x, LocalReply::not_found, nullptr);
     co_return;
   }

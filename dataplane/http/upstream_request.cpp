@@ -2,6 +2,8 @@
 // then attempts — pick an endpoint (another one than last time when there
 // is one), connect, send, read the response head — until a response is
 // worth forwarding or policy says stop.
+#include <sys/socket.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -339,14 +341,20 @@ asio::awaitable<HttpConnection::SendResult> HttpConnection::sendAndReadHead(Exch
     boost::system::error_code rec;
     for (unsigned informational = 0;;) {
       ur.parser.emplace();
+      watchDownstream(*up);
       rec = co_await readHead(up->stream, ur.buf, *ur.parser, kMaxResponseHead, head_deadline);
+      unwatchDownstream();
+      if (rec && downstreamGone()) {
+        out.client_gone = true;  // the client left: the upstream connection is abandoned
+        co_return out;
+      }
       if (rec) break;
       auto& res = ur.parser->get();
       const unsigned status = res.result_int();
       if (status >= 200 || status == 101) break;
       if (++informational > kMaxInformational) {
         log::warn("upstream sent too many informational responses", {{"endpoint", up->endpoint->key}});
-        out.final_reply = LocalReply::upstream_protocol_error;
+        out.final_reply = LocalReply::bad_gateway;
         co_return out;
       }
       // 100 Continue was hawser's to send (it took Expect off the request);
@@ -367,13 +375,13 @@ asio::awaitable<HttpConnection::SendResult> HttpConnection::sendAndReadHead(Exch
       const unsigned status = res.result_int();
       if (status == 101 && !rq.upgrade) {
         log::warn("upstream switched protocols unasked", {{"endpoint", up->endpoint->key}});
-        out.final_reply = LocalReply::upstream_protocol_error;
+        out.final_reply = LocalReply::bad_gateway;
         co_return out;
       }
       auto framing = responseFraming(res, status, rq.head().method() == http::verb::head);
       if (!framing.ok()) {
         log::warn("upstream response refused", {{"endpoint", up->endpoint->key}, {"reason", framing.error}});
-        out.final_reply = LocalReply::upstream_protocol_error;
+        out.final_reply = LocalReply::bad_gateway;
         co_return out;
       }
       ur.framing = framing.framing;
@@ -399,11 +407,51 @@ asio::awaitable<HttpConnection::SendResult> HttpConnection::sendAndReadHead(Exch
       co_return out;
     }
     if (rec != beast::error::timeout && rec.category() == http::make_error_code(http::error::bad_version).category()) {
-      out.final_reply = LocalReply::upstream_protocol_error;  // a head no parser should accept
+      out.final_reply = LocalReply::bad_gateway;  // a head no parser should accept
     }
     out.outcome = rec == beast::error::timeout ? policy::UpstreamOutcome::timeout() : policy::UpstreamOutcome::reset();
     co_return out;
   }
+}
+
+struct HttpConnection::DownstreamWatch {
+  bool active = false;
+  bool gone = false;
+  int fd = -1;
+  UpstreamConnection* upstream = nullptr;
+};
+
+// The wait costs no system call; only a readable downstream (the client
+// closed, or sent its next request early) is looked at, with one peek.
+void HttpConnection::watchDownstream(UpstreamConnection& up) {
+  if (buf_.size() > 0) return;  // already read ahead: the client is there
+  if (!watch_) watch_ = std::make_shared<DownstreamWatch>();
+  watch_->active = true;
+  watch_->gone = false;
+  watch_->fd = down_.socket().native_handle();
+  watch_->upstream = &up;
+  down_.socket().async_wait(asio::ip::tcp::socket::wait_read, [w = watch_](boost::system::error_code ec) {
+    if (ec || !w->active) return;
+    char byte;
+    const ssize_t n = ::recv(w->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      w->gone = true;
+      boost::system::error_code ignored;
+      if (w->upstream) w->upstream->stream.socket().cancel(ignored);
+    }
+  });
+}
+
+void HttpConnection::unwatchDownstream() {
+  if (!watch_ || !watch_->active) return;
+  watch_->active = false;
+  watch_->upstream = nullptr;
+  boost::system::error_code ignored;
+  down_.socket().cancel(ignored);
+}
+
+bool HttpConnection::downstreamGone() const {
+  return watch_ && watch_->gone;
 }
 
 // Replaces `up` with a fresh connection to the same endpoint.

@@ -70,7 +70,7 @@ def setUpModule():
             {"name": "limited", "listen": "127.0.0.1:0", "app": ups["limited"].address, "protocol": "http",
              "timeouts": dict(TIMEOUTS), "tls": {"mode": "disabled"}, "rate_limit": {"rps": 1, "burst": 1}},
         ],
-        outbound={"http_proxy": "127.0.0.1:0", "services": [
+        outbound={"http_proxy": "127.0.0.1:0", "passthrough": False, "services": [
             svc("svc", [ups["svc"].address]),
             svc("refused", [refused]),
             svc("overflow", [ups["overflow"].address], circuit_breaker={"max_requests": 1}),
