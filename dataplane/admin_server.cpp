@@ -1,14 +1,16 @@
 #include "dataplane/admin_server.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "dataplane/accept_backoff.h"
+#include "dataplane/admin_guard.h"
+#include "dataplane/contained_spawn.h"
 #include "dataplane/server.h"
 #include "telemetry/log.h"
+#include "telemetry/metrics.h"
 
 namespace hawser {
 namespace asio = boost::asio;
@@ -85,7 +87,37 @@ http::response<http::string_body> respond(Server& server, const http::request<ht
   return res;
 }
 
-asio::awaitable<void> session(Server& server, tcp::socket socket) {
+// What a browser could have been made to send is refused before routing
+// (admin_guard.h); the connection then closes.
+std::optional<http::response<http::string_body>> refusal(Server& server, const http::request<http::string_body>& req,
+                                                         std::string_view local_ip,
+                                                         std::span<prometheus::Counter* const> refused) {
+  AdminRequestFacts facts;
+  facts.post = req.method() == http::verb::post;
+  facts.http10 = req.version() < 11;
+  auto [host, host_end] = req.equal_range(http::field::host);
+  for (; host != host_end; ++host) facts.hosts.push_back(host->value());
+  facts.has_origin = req.find(http::field::origin) != req.end();
+  if (auto it = req.find("sec-fetch-site"); it != req.end()) facts.sec_fetch_site = it->value();
+  facts.has_post_header = req.find(kAdminPostHeader) != req.end();
+  facts.local_ip = local_ip;
+  const auto& cfg = server.config();
+  auto r = checkAdminRequest(facts, cfg.admin.host, cfg.admin_allowed_hosts);
+  if (!r) return std::nullopt;
+  auto label = std::find(std::begin(kAdminRefusalReasons), std::end(kAdminRefusalReasons), r->reason);
+  refused[static_cast<size_t>(label - std::begin(kAdminRefusalReasons))]->Increment();
+  http::response<http::string_body> res{static_cast<http::status>(r->status), req.version()};
+  res.set(http::field::server, "hawser");
+  res.set(http::field::content_type, "text/plain");
+  res.body() = std::move(r->message);
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
+asio::awaitable<void> session(Server& server, tcp::socket socket, std::span<prometheus::Counter* const> refused) {
+  boost::system::error_code lec;
+  const auto local_ip = socket.local_endpoint(lec).address().to_string();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buf;
   for (;;) {
@@ -95,7 +127,8 @@ asio::awaitable<void> session(Server& server, tcp::socket socket) {
     stream.expires_after(std::chrono::seconds(30));
     auto [ec, n] = co_await http::async_read(stream, buf, parser, tok);
     if (ec) break;
-    auto res = respond(server, parser.get());
+    auto refused_res = refusal(server, parser.get(), local_ip, refused);
+    auto res = refused_res ? std::move(*refused_res) : respond(server, parser.get());
     auto [wec, wn] = co_await http::async_write(stream, res, tok);
     if (wec || !res.keep_alive()) break;
   }
@@ -103,18 +136,23 @@ asio::awaitable<void> session(Server& server, tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> acceptLoop(Server& server, std::shared_ptr<tcp::acceptor> acceptor) {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor->async_accept(tok);
-    if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
-    if (ec) continue;
-    asio::co_spawn(acceptor->get_executor(), session(server, std::move(socket)), asio::detached);
+asio::awaitable<void> acceptLoop(Server& server, std::shared_ptr<tcp::acceptor> acceptor,
+                                 std::span<prometheus::Counter* const> refused) {
+  auto& errors = server.mainMetrics().serving_errors;
+  AcceptBackoff backoff("admin", errors.accept_errors);
+  while (auto socket = co_await backoff.accept(*acceptor)) {
+    spawnContained(acceptor->get_executor(), session(server, std::move(*socket), refused), "admin",
+                   errors.internal_errors);
   }
 }
 
 }  // namespace
 
-AdminServer::AdminServer(asio::io_context& ctx, Server& server) : ctx_(ctx), server_(server) {}
+AdminServer::AdminServer(asio::io_context& ctx, Server& server) : ctx_(ctx), server_(server) {
+  auto& family = server.mainMetrics().admin_refused;
+  for (size_t i = 0; i < refused_.size(); ++i)
+    refused_[i] = &family.Add({{"reason", std::string(kAdminRefusalReasons[i])}});
+}
 
 void AdminServer::listen(const tcp::endpoint& ep) {
   acceptor_ = std::make_shared<tcp::acceptor>(ctx_);
@@ -127,7 +165,8 @@ void AdminServer::listen(const tcp::endpoint& ep) {
     throw std::runtime_error("admin: cannot listen on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
                              ": " + ec.message());
   }
-  asio::co_spawn(ctx_, acceptLoop(server_, acceptor_), asio::detached);
+  spawnContained(ctx_, acceptLoop(server_, acceptor_, refused_), "admin accept",
+                 server_.mainMetrics().serving_errors.internal_errors);
 }
 
 tcp::endpoint AdminServer::endpoint() const {

@@ -4,7 +4,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <array>
+#include <iterator>
 #include <memory>
+
+#include "dataplane/admin_guard.h"
+
+namespace prometheus {
+class Counter;
+}
 
 namespace hawser {
 
@@ -22,6 +30,8 @@ class AdminServer {
   boost::asio::io_context& ctx_;
   Server& server_;
   std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::array<prometheus::Counter*, std::size(kAdminRefusalReasons)>
+      refused_{};  // hawser_admin_refused_total, by kAdminRefusalReasons
 };
 
 }  // namespace hawser

@@ -1,12 +1,11 @@
 #include "dataplane/health_checker.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 
+#include "dataplane/contained_spawn.h"
 #include "dataplane/inbound_tls.h"
 #include "dataplane/worker.h"
 #include "telemetry/log.h"
@@ -26,8 +25,9 @@ HealthChecker::HealthChecker(Worker& worker, std::shared_ptr<Cluster> cluster, c
       rng_(std::random_device{}()) {}
 
 void HealthChecker::start() {
-  asio::co_spawn(
-      worker_.context(), [self = shared_from_this()] { return self->loop(); }, asio::detached);
+  spawnContained(
+      worker_.context(), [self = shared_from_this()] { return self->loop(); }, "health checks " + cluster_->name(),
+      worker_.metrics().serving_errors.internal_errors);
 }
 
 void HealthChecker::stop() {
@@ -55,7 +55,8 @@ asio::awaitable<void> HealthChecker::loop() {
       if (!st.checked && !st.in_flight) ep->unhealthy.store(true, std::memory_order_relaxed);  // until it passes
       if (st.in_flight) continue;
       st.in_flight = true;
-      asio::co_spawn(worker_.context(), checkOne(ep), asio::detached);
+      spawnContained(worker_.context(), checkOne(ep), "health check " + cluster_->name(),
+                     worker_.metrics().serving_errors.internal_errors);
     }
     // Jitter: up to 10% of the interval either way, so sidecars started
     // together do not check in lockstep.

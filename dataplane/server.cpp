@@ -642,9 +642,19 @@ void Server::closeListenersAndDrain() {
 void Server::waitForDrain() {
   int active = 0;
   for (auto& w : workers_) active += w->activeConnections();
-  bool expired = std::chrono::steady_clock::now() >= drain_deadline_;
+  auto now = std::chrono::steady_clock::now();
+  bool expired = now >= drain_deadline_;
+  if (active > 0 && expired && !closing_remaining_) {
+    // Close what is left and let those sessions unwind on their workers
+    // (access log, counters) for a moment before the workers stop.
+    log::warn("drain timeout: closing remaining connections", {{"connections", active}});
+    for (auto& w : workers_) asio::post(w->context(), [w = w.get()] { w->closeConnections(); });
+    closing_remaining_ = true;
+    drain_deadline_ = now + kCloseGrace;
+    expired = false;
+  }
   if (active == 0 || expired) {
-    if (active) log::warn("drain timeout: closing remaining connections", {{"connections", active}});
+    if (active) log::warn("connections still open after closing them; exiting anyway", {{"connections", active}});
     log::info("drained; exiting");
     admin_->stop();
     file_timer_.cancel();
@@ -708,8 +718,10 @@ int Server::run() {
   log::info("hawser is live", {{"admin", admin_address}, {"workers", workers_.size()}, {"version", HAWSER_VERSION}});
   main_.run();
   for (auto& w : workers_) w->stop();
-  // Acceptors belong to the workers' io_contexts: release them first.
+  // Acceptors and health checkers belong to the workers' io_contexts:
+  // release them first (~Server must not post to a worker that is gone).
   bound_.clear();
+  health_checkers_.clear();
   workers_.clear();
   return exit_code_;
 }

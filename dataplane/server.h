@@ -63,6 +63,8 @@ class Server {
   std::string metricsText() const { return metrics_.serialize(); }
   const std::string& metricsPath() const { return snapshot_->config->metrics_path; }
   bool metricsEnabled() const { return snapshot_->config->metrics_enabled; }
+  const config::Config& config() const { return *snapshot_->config; }
+  telemetry::MainMetrics& mainMetrics() { return metrics_.main(); }
   // Re-reads the configuration; on failure keeps the old one. Returns the error.
   std::string reload();
   void drain();
@@ -111,6 +113,9 @@ class Server {
   State state_ = State::pre_initializing;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point drain_deadline_;
+  // After the drain timeout: connections were closed; how long their sessions get to end.
+  static constexpr std::chrono::milliseconds kCloseGrace{500};
+  bool closing_remaining_ = false;
   boost::asio::steady_timer file_timer_{main_};
   boost::asio::steady_timer drain_timer_{main_};
   std::map<std::string, discovery::FileSource> file_sources_;  // by cluster name

@@ -1,11 +1,7 @@
 #include "dataplane/worker.h"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
+#include "dataplane/accept_backoff.h"
+#include "dataplane/contained_spawn.h"
 #include "dataplane/http/observers.h"
 #include "dataplane/sessions.h"
 #include "telemetry/log.h"
@@ -17,19 +13,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 asio::awaitable<void> acceptLoop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, std::string key) {
-  constexpr auto tok = asio::as_tuple(asio::use_awaitable);
-  for (;;) {
-    auto [ec, socket] = co_await acceptor->async_accept(tok);
-    if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
-    if (ec) {
-      // Out of descriptors or memory: back off instead of spinning or dying.
-      log::warn("accept failed", {{"error", ec.message()}, {"listener", key}});
-      asio::steady_timer t(w.context(), std::chrono::milliseconds(100));
-      co_await t.async_wait(tok);
-      continue;
-    }
-    w.spawnSession(key, std::move(socket));
-  }
+  AcceptBackoff backoff(key, w.metrics().serving_errors.accept_errors);
+  while (auto socket = co_await backoff.accept(*acceptor)) w.spawnSession(key, std::move(*socket));
 }
 }  // namespace
 
@@ -39,10 +24,11 @@ void Worker::spawnSession(const std::string& key, tcp::socket socket) {
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   metrics_.downstream_accepted.Increment();
+  auto& errors = metrics_.serving_errors.internal_errors;
   if (spec->protocol == config::Protocol::tcp) {
-    asio::co_spawn(ctx_, serveTcp(*this, std::move(socket), key), asio::detached);
+    spawnContained(ctx_, serveTcp(*this, std::move(socket), key), key, errors);
   } else {
-    asio::co_spawn(ctx_, serveHttp(*this, std::move(socket), key), asio::detached);
+    spawnContained(ctx_, serveHttp(*this, std::move(socket), key), key, errors);
   }
 }
 
@@ -62,6 +48,9 @@ Worker::Worker(unsigned id, telemetry::WorkerMetrics& metrics, telemetry::Access
 
 Worker::~Worker() {
   stop();
+  // Sessions still suspended (cut off at the drain timeout) hold guards and
+  // pooled connections that point into this Worker: end them first.
+  ctx_.destroyPendingWork();
 }
 
 void Worker::start() {
@@ -78,7 +67,7 @@ void Worker::stop() {
 
 void Worker::addListener(const std::string& key, std::shared_ptr<tcp::acceptor> acceptor) {
   acceptors_[key] = acceptor;
-  asio::co_spawn(ctx_, acceptLoop(*this, acceptor, key), asio::detached);
+  spawnContained(ctx_, acceptLoop(*this, acceptor, key), "accept " + key, metrics_.serving_errors.internal_errors);
 }
 
 void Worker::removeListener(const std::string& key) {
@@ -109,6 +98,13 @@ void Worker::beginDrain() {
     if (c.idle && c.socket->available(ignored) == 0) c.socket->shutdown(tcp::socket::shutdown_both, ignored);
   }
   pool_.clear();
+}
+
+void Worker::closeConnections() {
+  boost::system::error_code ignored;
+  // Closing cancels the sessions' pending operations; their handlers run
+  // later, so the list does not change under this loop.
+  for (auto& c : connections_) c.socket->close(ignored);
 }
 
 std::list<ConnectionEntry>::iterator Worker::track(tcp::socket* s) {

@@ -37,6 +37,16 @@ struct ConnectionEntry {
   bool idle = false;  // waiting for the next request on a kept-alive connection
 };
 
+// The worker's io_context. destroyPendingWork() destroys every coroutine
+// frame still suspended in it (sessions cut off at the drain timeout) while
+// the Worker they refer to is still whole; ~io_context would do it only after
+// the Worker's other members were gone.
+class WorkerContext : public boost::asio::io_context {
+ public:
+  using io_context::io_context;
+  void destroyPendingWork() { shutdown(); }
+};
+
 class Worker {
  public:
   Worker(unsigned id, telemetry::WorkerMetrics& metrics, telemetry::AccessLog& access_log);
@@ -70,6 +80,9 @@ class Worker {
   // Closes every listener and idle keep-alive connection; busy ones close
   // after their current response.
   void beginDrain();
+  // The drain timeout: closes every connection still open, so their sessions
+  // end (and log) on their own before the process exits.
+  void closeConnections();
 
   std::list<ConnectionEntry>::iterator track(boost::asio::ip::tcp::socket* s);
   void untrack(std::list<ConnectionEntry>::iterator it);
@@ -79,7 +92,7 @@ class Worker {
 
  private:
   unsigned id_;
-  boost::asio::io_context ctx_{1};
+  WorkerContext ctx_{1};
   telemetry::WorkerMetrics& metrics_;
   telemetry::AccessLog& access_log_;
   UpstreamPool pool_;

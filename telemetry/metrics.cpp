@@ -53,6 +53,14 @@ std::string labelKey(const prometheus::ClientMetric& m) {
 
 }  // namespace
 
+ServingErrors::ServingErrors(prometheus::Registry& r)
+    : internal_errors(family<prometheus::Counter>(r, "hawser_internal_errors_total",
+                                                  "Exceptions that escaped a session or task (that connection closed).")
+                          .Add({})),
+      accept_errors(family<prometheus::Counter>(r, "hawser_accept_errors_total",
+                                                "Accepts that failed (e.g. out of file descriptors) and were retried.")
+                        .Add({})) {}
+
 WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
     : downstream_active(
           family<prometheus::Gauge>(r, "hawser_downstream_connections_active", "Client connections currently open.")
@@ -66,6 +74,7 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
       downstream_accepted(
           family<prometheus::Counter>(r, "hawser_downstream_connections_total", "Client connections accepted.")
               .Add({})),
+      serving_errors(r),
       requests_(family<prometheus::Counter>(r, "hawser_requests_total", "Requests completed, by status class.")),
       durations_(family<prometheus::Histogram>(r, "hawser_request_duration_seconds",
                                                "Time from request start to the end of the response.")),
@@ -166,7 +175,11 @@ MainMetrics::MainMetrics(prometheus::Registry& r)
       tls_reloads_failure(family<prometheus::Counter>(r, "hawser_tls_reloads_total", "Reloads of certificate material.")
                               .Add({{"result", "failure"}})),
       cert_expiry(family<prometheus::Gauge>(r, "hawser_cert_expiry_timestamp_seconds",
-                                            "notAfter of the certificates in use (unix seconds).")) {}
+                                            "notAfter of the certificates in use (unix seconds).")),
+      serving_errors(r),
+      admin_refused(
+          family<prometheus::Counter>(r, "hawser_admin_refused_total",
+                                      "Admin requests refused (cross-site, foreign Host, simple POST), by reason.")) {}
 
 Metrics::Metrics(unsigned workers) : registries_{std::make_shared<prometheus::Registry>()}, main_(*registries_[0]) {
   for (unsigned i = 0; i < workers; ++i) {

@@ -38,6 +38,14 @@ struct PolicyStats {
   prometheus::Counter* health_fail = nullptr;
 };
 
+// Failures kept to one connection or one accept (issue 11). Each thread that
+// serves connections (every worker, and the main thread for admin) has its own.
+struct ServingErrors {
+  explicit ServingErrors(prometheus::Registry& registry);
+  prometheus::Counter& internal_errors;  // hawser_internal_errors_total: exceptions that escaped a session
+  prometheus::Counter& accept_errors;    // hawser_accept_errors_total: failed accepts (EMFILE, ENFILE, ...)
+};
+
 // The metrics one worker writes. Only that worker's thread records into it.
 class WorkerMetrics {
  public:
@@ -56,6 +64,7 @@ class WorkerMetrics {
   prometheus::Gauge& upstream_active;
   prometheus::Counter& upstream_opened;
   prometheus::Counter& downstream_accepted;
+  ServingErrors serving_errors;
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -89,6 +98,8 @@ class MainMetrics {
   prometheus::Counter& tls_reloads_success;
   prometheus::Counter& tls_reloads_failure;
   prometheus::Family<prometheus::Gauge>& cert_expiry;  // {cert}
+  ServingErrors serving_errors;
+  prometheus::Family<prometheus::Counter>& admin_refused;  // {reason}: admin requests answered 403/400
 };
 
 class Metrics {

@@ -227,7 +227,8 @@ struct Config {
   std::string source;  // file path or "HAWSER_CONFIG_YAML"
   Node node;
   Address admin{"127.0.0.1", 9901};
-  unsigned workers = 0;  // 0 resolved to the number of cores at load
+  std::vector<std::string> admin_allowed_hosts;  // extra Host names the admin server answers (lower case)
+  unsigned workers = 0;                          // 0 resolved to the number of cores at load
   Duration drain_timeout{30000};
   Limits limits;
   std::optional<Tls> tls;

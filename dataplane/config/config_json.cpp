@@ -62,7 +62,7 @@ boost::json::value toJson(const Config& c) {
     if (c.node.advertise_address) node["advertise_address"] = c.node.advertise_address->str();
     node["deregister_grace"] = formatDuration(c.node.deregister_grace);
   }
-  root["admin"] = {{"address", c.admin.str()}};
+  root["admin"] = {{"address", c.admin.str()}, {"allowed_hosts", boost::json::value_from(c.admin_allowed_hosts)}};
   root["workers"] = c.workers;
   root["drain_timeout"] = formatDuration(c.drain_timeout);
   root["limits"] = {{"max_header_bytes", c.limits.max_header_bytes},

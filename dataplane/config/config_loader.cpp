@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <boost/asio/ip/address.hpp>
+#include "dataplane/admin_guard.h"
 #include "dataplane/config/config.h"
 
 #include "policy/retry_policy.h"
@@ -495,8 +496,16 @@ Config parse(const YAML::Node& root, const std::string& source) {
     }
   }
   if (auto f = top.child("admin"); f.present()) {
-    f.expectMap({"address"});
+    f.expectMap({"address", "allowed_hosts"});
     if (auto a = f.child("address"); a.present()) c.admin = a.address();
+    if (auto hosts = f.child("allowed_hosts"); hosts.present()) {
+      size_t n = hosts.expectList();
+      for (size_t i = 0; i < n; ++i) {
+        auto entry = hosts.item(i).string();
+        if (auto problem = allowedHostProblem(entry); !problem.empty()) hosts.item(i).fail(problem);
+        c.admin_allowed_hosts.push_back(*adminHostName(entry));
+      }
+    }
     listeners.emplace_back(c.admin, f.child("address"));
   }
   if (auto f = top.child("workers"); f.present()) c.workers = static_cast<unsigned>(f.unsignedInt(1, 256));

@@ -23,6 +23,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_BIN = os.path.normpath(os.path.join(HERE, "..", "..", "build", "cmd", "hawser"))
 LOOPBACK = "127.0.0.1"
+ADMIN_POST_HEADER = "X-Hawser-Admin"
 
 
 def hawser_bin():
@@ -461,8 +462,9 @@ class Hawser:
     """One `hawser proxy` process."""
 
     def __init__(self, config=None, name="hawser", config_text=None, env=None,
-                 use_env_yaml=False, extra_args=()):
+                 use_env_yaml=False, extra_args=(), preexec_fn=None):
         self.name = name
+        self.preexec_fn = preexec_fn  # runs in the child before exec (e.g. setrlimit)
         self.tmpdir = tempfile.mkdtemp(prefix="hawser-%s-" % name)
         self.config_path = os.path.join(self.tmpdir, "hawser.yaml")
         self.admin_path = os.path.join(self.tmpdir, "admin-address")
@@ -504,7 +506,8 @@ class Hawser:
             args += ["--config", self.config_path]
         args += ["--admin-address-path", self.admin_path] + self.extra_args
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                                     preexec_fn=self.preexec_fn)
         self.stdout = ProcessOutput(self.proc.stdout, "%s-stdout" % self.name)
         self.stderr = ProcessOutput(self.proc.stderr, "%s-stderr" % self.name)
         if wait_ready:
@@ -598,7 +601,9 @@ class Hawser:
 
     # --- admin ---
     def admin_request(self, method, path, body=None, timeout=5):
-        return http_request(self.admin, method, path, body=body, timeout=timeout)
+        # The admin server refuses a POST without X-Hawser-Admin (docs/admin.md#who-may-call-it).
+        headers = {ADMIN_POST_HEADER: "1"} if method == "POST" else None
+        return http_request(self.admin, method, path, headers=headers, body=body, timeout=timeout)
 
     def admin_get(self, path, timeout=5):
         return self.admin_request("GET", path, timeout=timeout)
