@@ -203,7 +203,7 @@ class DescriptorExhaustion(unittest.TestCase):
             by_listener[d.get("listener")] = by_listener.get(d.get("listener"), 0) + 1
         self.assertEqual(by_listener.get("admin"), 1, failed)
         self.assertTrue(all(n <= 2 for n in by_listener.values()), "logged per retry, not per episode: %r" % failed)
-        hh.wait_for_log(lambda d: d.get("msg") == "accepting again" and d.get("listener") == "admin",
+        h.wait_for_log(lambda d: d.get("msg") == "accepting again" and d.get("listener") == "admin",
                         message="admin accepting again")
 
 

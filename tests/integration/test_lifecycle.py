@@ -34,9 +34,9 @@ def config():
         drain_timeout="%dms" % int(DRAIN * 1000),
         outbound={"http_proxy": "127.0.0.1:0", "services": [
             {"name": "echo", "alias": "127.0.0.1:0", "protocol": "tcp",
-             "discovery": {"static": [hh.addr_str(ENV["echo"].address)]}},
+             "discovery": {"static": [ENV["echo"].address]}},
             {"name": "app", "alias": "127.0.0.1:0", "protocol": "http",
-             "discovery": {"static": [hh.addr_str(ENV["up"].address)]}},
+             "discovery": {"static": [ENV["up"].address]}},
         ]})
 
 
