@@ -166,6 +166,10 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn, std::chrono
   // Content-Length) mean the connection is not at a message boundary: it
   // is closed, never handed to the next request.
   if (!stillAlive(conn->stream.socket())) return;
+  if (auto* tls = conn->stream.tls()) {  // records already read off the socket but not yet by hawser
+    SSL* ssl = tls->native_handle();
+    if (SSL_pending(ssl) > 0 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) return;
+  }
   conn->idle_since = std::chrono::steady_clock::now();
   conn->idle_until = conn->idle_since + max_idle;
   conn->stream.tcp().expires_never();
