@@ -207,3 +207,37 @@ class TcpMode(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ConnectHoldsAConnectionSlot(unittest.TestCase):
+    """Issue 11 (12): a CONNECT tunnel holds one of the service's circuit_breaker.max_connections
+    while it is open, like any upstream connection; past the limit a tunnel is refused with
+    503 overflow, and the slot comes back when the tunnel closes."""
+
+    def test_max_connections_applies_to_tunnels(self):
+        h = hh.Hawser(hh.base_config(
+            node={"service": "limited-caller", "namespace": "demo"},
+            outbound={"http_proxy": "127.0.0.1:0", "passthrough": False, "services": [
+                # An HTTP service (circuit breakers are for HTTP services) reached by CONNECT.
+                {"name": "echo", "alias": "127.0.0.1:0",
+                 "discovery": {"static": [ENV["echo"].address]},
+                 "timeouts": {"connect": "300ms", "request": "15s", "idle": "60s"},
+                 "circuit_breaker": {"max_connections": 1}},
+            ]}), name="tunnel-limit")
+        self.addCleanup(h.stop)
+        h.start()
+        proxy = h.listener_of_kind("http_proxy")
+        first, r1 = connect_tunnel(proxy, "echo:7")
+        self.assertEqual(r1.status, 200)
+        self.assertEqual(exchange(first.sock, b"one", half_close=False), b"one")
+        second, r2 = connect_tunnel(proxy, "echo:7")
+        second.close()
+        self.assertEqual(r2.status, 503, "a second tunnel past max_connections must be refused")
+        self.assertEqual(r2.header("x-hawser-reason"), "overflow")
+        first.close()
+        # The slot comes back once the first tunnel is gone.
+        def third_ok():
+            c, r = connect_tunnel(proxy, "echo:7")
+            c.close()
+            return r.status == 200
+        hh.wait_until(third_ok, timeout=10, message="a tunnel once the first closed")
