@@ -166,7 +166,10 @@ MainMetrics::MainMetrics(prometheus::Registry& r)
       tls_reloads_failure(family<prometheus::Counter>(r, "hawser_tls_reloads_total", "Reloads of certificate material.")
                               .Add({{"result", "failure"}})),
       cert_expiry(family<prometheus::Gauge>(r, "hawser_cert_expiry_timestamp_seconds",
-                                            "notAfter of the certificates in use (unix seconds).")) {}
+                                            "notAfter of the certificates in use (unix seconds).")),
+      access_log_dropped(family<prometheus::Counter>(r, "hawser_access_log_dropped_total",
+                                                     "Access log lines lost: buffer full or write failed.")
+                             .Add({})) {}
 
 Metrics::Metrics(unsigned workers) : registries_{std::make_shared<prometheus::Registry>()}, main_(*registries_[0]) {
   for (unsigned i = 0; i < workers; ++i) {

@@ -89,6 +89,7 @@ class MainMetrics {
   prometheus::Counter& tls_reloads_success;
   prometheus::Counter& tls_reloads_failure;
   prometheus::Family<prometheus::Gauge>& cert_expiry;  // {cert}
+  prometheus::Counter& access_log_dropped;             // incremented by the access log's threads (atomic)
 };
 
 class Metrics {
