@@ -42,7 +42,9 @@ std::string str(const tcp::endpoint& ep) {
 }  // namespace
 
 Server::Server(config::Config cfg, ServerOptions options)
-    : options_(std::move(options)), metrics_(cfg.workers), access_log_(cfg.access_log.path) {
+    : options_(std::move(options)),
+      metrics_(cfg.workers),
+      access_log_(cfg.access_log.path, &metrics_.main().access_log_dropped) {
   for (unsigned i = 0; i < cfg.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, metrics_.worker(i), access_log_));
   }

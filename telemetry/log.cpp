@@ -1,5 +1,6 @@
 #include "telemetry/log.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -22,15 +23,21 @@ std::mutex& outputMutex() {
 }  // namespace
 
 std::string nowRfc3339() {
+  std::string s;
+  appendNowRfc3339(s);
+  return s;
+}
+
+void appendNowRfc3339(std::string& out) {
   auto now = std::chrono::system_clock::now();
   auto secs = std::chrono::system_clock::to_time_t(now);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  if (n > 0) out.append(buf, std::min(static_cast<size_t>(n), sizeof buf - 1));
 }
 
 void appendEscaped(std::string& out, std::string_view s) {
@@ -51,6 +58,12 @@ void appendEscaped(std::string& out, std::string_view s) {
         }
     }
   }
+}
+
+std::unique_lock<std::mutex> lockStdout() {
+  std::unique_lock lock(outputMutex());
+  std::fflush(stdout);
+  return lock;
 }
 
 void writeLine(std::string_view json) {

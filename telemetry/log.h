@@ -2,6 +2,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,8 +36,13 @@ inline void error(std::string_view msg, std::initializer_list<Field> f = {}) {
 
 // Writes one finished line (a JSON object without the newline) to stdout.
 void writeLine(std::string_view json);
+// Locks stdout for raw write(2)s of whole lines to fd 1 (stdio's buffer is
+// flushed first), so that they and writeLine's lines never interleave.
+std::unique_lock<std::mutex> lockStdout();
 // RFC 3339 UTC time with milliseconds, for the "time" field.
 std::string nowRfc3339();
+// The same, appended to `out`.
+void appendNowRfc3339(std::string& out);
 // Appends `s` JSON-escaped (without quotes).
 void appendEscaped(std::string& out, std::string_view s);
 

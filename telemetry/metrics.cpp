@@ -179,7 +179,10 @@ MainMetrics::MainMetrics(prometheus::Registry& r)
       serving_errors(r),
       admin_refused(
           family<prometheus::Counter>(r, "hawser_admin_refused_total",
-                                      "Admin requests refused (cross-site, foreign Host, simple POST), by reason.")) {}
+                                      "Admin requests refused (cross-site, foreign Host, simple POST), by reason.")),
+      access_log_dropped(family<prometheus::Counter>(r, "hawser_access_log_dropped_total",
+                                                     "Access log lines lost: buffer full or write failed.")
+                             .Add({})) {}
 
 Metrics::Metrics(unsigned workers) : registries_{std::make_shared<prometheus::Registry>()}, main_(*registries_[0]) {
   for (unsigned i = 0; i < workers; ++i) {

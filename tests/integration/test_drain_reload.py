@@ -258,5 +258,72 @@ class Reload(unittest.TestCase):
         self.assertEqual(eps_now, sorted([self.one.address, self.two.address]))
 
 
+class AccessLogOnExit(unittest.TestCase):
+    """Access lines are buffered off the workers (issue 11): SIGTERM must still leave every one written."""
+
+    REQUESTS = 300
+
+    def _run(self, path):
+        up = hh.start_fake(self, "app")
+        h = hh.start_hawser(self, hh.base_config(
+            inbound=[{"name": "app", "listen": "127.0.0.1:0", "app": up.address, "protocol": "http"}],
+            telemetry={"access_log": {"path": path}}), name="logger")
+        self.assertIn(("hawser_access_log_dropped_total", frozenset()), h.metrics())
+        conns = [http.client.HTTPConnection(*h.listener("app"), timeout=10) for _ in range(4)]
+        ids = []
+
+        def send():
+            rid = "exit-%d" % len(ids)
+            c = conns[len(ids) % len(conns)]
+            ids.append(rid)
+            c.request("GET", "/n/%s" % rid, headers={"x-request-id": rid})
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+
+        for _ in range(self.REQUESTS):
+            send()
+        if path != "stdout":
+            # The test proves nothing if the writer happened to write the last line
+            # before the signal: then send one more and look again.
+            for _ in range(5):
+                with open(path) as f:
+                    if ids[-1] not in f.read():
+                        break
+                send()
+            else:
+                self.fail("every line was written before SIGTERM: the test proves nothing")
+        for c in conns:
+            c.close()
+        h.sigterm()
+        self.assertEqual(h.wait_exit(DRAIN + 3), 0, h._diag())
+        return h, ids
+
+    def _check(self, lines, ids):
+        access = [json.loads(l) for l in lines]
+        self.assertTrue(all(d.get("log") == "access" for d in access))
+        got = [d["request_id"] for d in access if d["request_id"].startswith("exit-")]
+        self.assertEqual(sorted(got), sorted(ids), "one access line per request sent")
+        self.assertEqual(len(got), len(set(got)))
+
+    def test_file_holds_every_line_after_sigterm(self):
+        tmp = tempfile.mkdtemp(prefix="hawser-access-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "access.log")
+        h, ids = self._run(path)
+        with open(path, "rb") as f:
+            data = f.read()
+        self.assertTrue(data.endswith(b"\n"), "last line cut short")
+        self._check(data.decode().splitlines(), ids)
+
+    def test_stdout_holds_every_line_after_sigterm(self):
+        h, ids = self._run("stdout")
+        h.stdout.join(5)
+        lines = h.stdout.snapshot()
+        for l in lines:
+            json.loads(l)  # access and application lines never share a line
+        self._check([l for l in lines if '"log":"access"' in l], ids)
+
+
 if __name__ == "__main__":
     unittest.main()
