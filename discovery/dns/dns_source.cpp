@@ -3,6 +3,7 @@
 #include <ares.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -332,9 +333,32 @@ struct DnsSource::Impl : std::enable_shared_from_this<Impl> {
     ares_timer.expires_after(std::chrono::seconds(next->tv_sec) + std::chrono::microseconds(next->tv_usec));
     ares_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec || self->stopped) return;
-      ares_process_fd(self->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+      self->processDue();
       self->rearmTimer();
     });
+  }
+
+  // The timer only says a c-ares deadline is due. On a busy main thread the
+  // answer may already sit in a socket whose readiness handler is queued
+  // behind this one; ares_process_fd(BAD, BAD) does not read sockets, so it
+  // would time the query out (on its last try: reported as a timeout, or
+  // answered by a later try). Read every socket holding data first, then let
+  // c-ares process its deadlines. poll(), not fd_set: the proxy's fds may
+  // exceed FD_SETSIZE.
+  void processDue() {
+    std::vector<pollfd> ready;
+    ready.reserve(watches.size());
+    for (const auto& [fd, w] : watches) {
+      if (w->want_read && !w->closed) ready.push_back(pollfd{fd, POLLIN, 0});
+    }
+    if (!ready.empty() && ::poll(ready.data(), ready.size(), 0) > 0) {
+      for (const auto& p : ready) {
+        // An earlier call may have closed it (c-ares closes idle sockets).
+        if ((p.revents & (POLLIN | POLLERR | POLLHUP)) == 0 || !watches.count(p.fd)) continue;
+        ares_process_fd(channel, p.fd, ARES_SOCKET_BAD);
+      }
+    }
+    ares_process_fd(channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
   }
 
   void query(const std::string& name, std::uint16_t type, std::function<void(int, std::vector<std::uint8_t>)> done) {

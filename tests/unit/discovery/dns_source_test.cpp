@@ -16,12 +16,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -29,6 +31,7 @@
 
 #include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 extern char** environ;
 
@@ -443,6 +446,169 @@ TEST_F(DnsSourceDnsmasq, StopCancelsQueriesAndCallbacks) {
   io_.run_for(200ms);  // nothing left that keeps it busy
   EXPECT_TRUE(io_.stopped());
   ::close(blackhole);
+}
+
+// A DNS server the test steers: it records each query and answers only
+// when told, from the test's thread (loopback delivery is done when sendto
+// returns, so "answered" means "waiting in the resolver's socket").
+class FakeDnsServer {
+ public:
+  FakeDnsServer() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~FakeDnsServer() { ::close(fd_); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  // Reads the queries that arrived; returns how many are held.
+  std::size_t receive() {
+    for (;;) {
+      Held q;
+      q.bytes.resize(512);
+      socklen_t len = sizeof q.from;
+      ssize_t n = ::recvfrom(fd_, q.bytes.data(), q.bytes.size(), 0, reinterpret_cast<sockaddr*>(&q.from), &len);
+      if (n <= 0) break;
+      q.bytes.resize(static_cast<std::size_t>(n));
+      q.at = std::chrono::steady_clock::now();
+      held_.push_back(std::move(q));
+    }
+    return held_.size();
+  }
+  std::chrono::steady_clock::time_point lastReceived() const { return held_.back().at; }
+
+  // Answers every held query: rcode, plus one A record (TTL 1 s) when `a` is given.
+  void answerAll(int rcode, const std::optional<std::array<std::uint8_t, 4>>& a = std::nullopt) {
+    for (auto& q : held_) {
+      std::vector<std::uint8_t> r = q.bytes;  // header + question (no EDNS from c-ares 1.18 by default)
+      r[2] = static_cast<std::uint8_t>(0x80 | (r[2] & 0x01));  // QR, RD copied
+      r[3] = static_cast<std::uint8_t>(0x80 | rcode);          // RA, rcode
+      r[6] = 0;
+      r[7] = a ? 1 : 0;
+      r[8] = r[9] = r[10] = r[11] = 0;
+      if (a) {
+        const std::uint8_t rr[] = {0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, (*a)[0], (*a)[1], (*a)[2], (*a)[3]};
+        r.insert(r.end(), std::begin(rr), std::end(rr));
+      }
+      ::sendto(fd_, r.data(), r.size(), 0, reinterpret_cast<const sockaddr*>(&q.from), sizeof q.from);
+    }
+    held_.clear();
+  }
+
+ private:
+  struct Held {
+    std::vector<std::uint8_t> bytes;
+    sockaddr_in from{};
+    std::chrono::steady_clock::time_point at;
+  };
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::vector<Held> held_;
+};
+
+class DnsSourceFakeServer : public ::testing::Test {
+ protected:
+  DnsSourceConfig addressConfig() {
+    DnsSourceConfig c;
+    c.servers = {server_.address()};
+    c.name = "a.svc.test";
+    c.kind = DnsRecordKind::address;
+    c.family = AddressFamily::ipv4;
+    c.port = 8080;
+    c.min_ttl = 50ms;
+    c.max_ttl = 30s;
+    c.negative_ttl = 50ms;
+    c.timeout = 200ms;
+    c.tries = 1;
+    return c;
+  }
+  void makeSource(DnsSourceConfig c) {
+    source_ = std::make_unique<DnsSource>(
+        io_.get_executor(), std::move(c), [this](const std::vector<EndpointSpec>& specs) { updates_.push_back(specs); },
+        [this](const DnsSourceError& e) { errors_.push_back(e); });
+    source_->start();
+  }
+  bool runUntil(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      io_.run_for(5ms);
+    }
+    return true;
+  }
+  std::string errorKinds() const {
+    std::string out;
+    for (const auto& e : errors_) out += e.kind + " (" + e.message + "); ";
+    return out;
+  }
+
+  FakeDnsServer server_;
+  boost::asio::io_context io_;
+  std::unique_ptr<DnsSource> source_;
+  std::vector<std::vector<EndpointSpec>> updates_;
+  std::vector<DnsSourceError> errors_;
+};
+
+// A starved main thread: by the time the c-ares deadline is handled, the
+// answer is already in the socket, but its readiness handler is queued
+// behind the timer's. The answer must win; it used to be reported as a
+// timeout (tries: 1), a retry's answer for any other answer.
+TEST_F(DnsSourceFakeServer, AnswerWaitingWhenTheDeadlineIsHandledIsNotATimeout) {
+  makeSource(addressConfig());
+  ASSERT_TRUE(runUntil([&] { return server_.receive() == 1; }, 5s));
+  auto deadline = server_.lastReceived() + 200ms + 50ms;
+  // The main thread is busy past the deadline; the next reactor run queues
+  // the timer's handler; then the answer arrives, before that handler runs.
+  boost::asio::post(io_, [&] {
+    while (std::chrono::steady_clock::now() < deadline) {
+    }
+    boost::asio::post(io_, [&] { server_.answerAll(3); });  // NXDOMAIN
+  });
+  ASSERT_TRUE(runUntil([&] { return !errors_.empty(); }, 5s));
+  EXPECT_EQ(errors_.front().kind, "nxdomain") << errorKinds();
+  EXPECT_EQ(source_->stats().timeouts.load(), 0u) << errorKinds();
+}
+
+// A frozen server (dnsmasq SIGSTOPped) times the round out and keeps the
+// set; when it thaws and answers the queries it held (NXDOMAIN, say), those
+// belong to rounds already reported as timeouts and are not counted again.
+TEST_F(DnsSourceFakeServer, FrozenServerIsATimeoutAndItsLateAnswersAreIgnored) {
+  auto c = addressConfig();
+  c.negative_ttl = 700ms;  // no round in flight when the server thaws
+  makeSource(c);
+  ASSERT_TRUE(runUntil([&] { return server_.receive() == 1; }, 5s));
+  server_.answerAll(0, std::array<std::uint8_t, 4>{127, 0, 0, 5});
+  ASSERT_TRUE(runUntil([&] { return !updates_.empty(); }, 5s)) << errorKinds();
+  // Frozen: hold every query until two rounds timed out.
+  ASSERT_TRUE(runUntil(
+      [&] {
+        server_.receive();
+        return source_->stats().timeouts.load() >= 2;
+      },
+      10s))
+      << errorKinds();
+  server_.receive();
+  auto rounds = source_->stats().rounds.load();
+  server_.answerAll(3);  // thawed: late NXDOMAINs for the held queries
+  // The next round (queried after the thaw) is answered normally.
+  ASSERT_TRUE(runUntil(
+      [&] {
+        if (server_.receive() > 0 && source_->stats().rounds.load() > rounds) {
+          server_.answerAll(0, std::array<std::uint8_t, 4>{127, 0, 0, 5});
+        }
+        return source_->stats().next_refresh_ms.load() == 1000 || source_->stats().rounds.load() > rounds + 3;
+      },
+      5s))
+      << errorKinds();
+  for (const auto& e : errors_) EXPECT_EQ(e.kind, "timeout") << errorKinds();
+  EXPECT_EQ(source_->stats().nxdomain.load(), 0u);
+  EXPECT_EQ(updates_.size(), 1u);
+  EXPECT_EQ(keys(updates_.back()), std::vector<std::string>{"127.0.0.5:8080"});
 }
 
 TEST(DnsSourceConfig, RejectsBadConfig) {
