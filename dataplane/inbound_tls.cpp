@@ -3,6 +3,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <atomic>
+#include <cstdint>
+
 #include "dataplane/tls/handshake_failure.h"
 #include "dataplane/tls/identity.h"
 #include "dataplane/worker.h"
@@ -13,6 +16,25 @@ namespace hawser {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+// A missing CRL refuses every peer until an operator acts, and a bad SAN is
+// an attack or a broken issuer: both deserve a line, not only a counter. At
+// most one a second (any worker), so a peer retrying in a loop cannot flood
+// the log; the counter has the totals. The SANs themselves are never logged.
+void logRefusedCertificate(const ListenerSpec& spec, std::string_view reason) {
+  if (reason != tls::reason::kCrlMissing && reason != tls::reason::kBadSan) return;
+  static std::atomic<std::int64_t> last_logged{0};
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  std::int64_t last = last_logged.load(std::memory_order_relaxed);
+  if (now <= last || !last_logged.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
+  log::warn(reason == tls::reason::kCrlMissing
+                ? "inbound TLS handshake refused: no CRL for an issuer in the client's chain (see tls.crl_check)"
+                : "inbound TLS handshake refused: the client certificate breaks the SAN rules",
+            {{"listener", spec.name}, {"reason", reason}});
+}
+}  // namespace
 
 asio::awaitable<InboundTlsResult> acceptInboundTls(Worker& w, AnyStream& down, beast::flat_buffer& buf,
                                                    const ListenerSpec& spec, ConnectionGuard& guard,
@@ -39,7 +61,9 @@ asio::awaitable<InboundTlsResult> acceptInboundTls(Worker& w, AnyStream& down, b
   auto [ec, used] = co_await down.tls()->async_handshake(asio::ssl::stream_base::server, buf.data(), tok);
   buf.consume(used);
   if (ec) {
-    w.metrics().tlsHandshakeError(tlsFailureReason(ssl, ec)).Increment();
+    const auto reason = tlsFailureReason(ssl, ec);
+    w.metrics().tlsHandshakeError(reason).Increment();
+    logRefusedCertificate(spec, reason);
     co_return InboundTlsResult{};
   }
   auto identity = tls::peerIdentity(SSL_get0_peer_certificate(ssl));

@@ -560,7 +560,8 @@ std::string Server::reload() {
     const bool tls_changed =
         old_tls.has_value() != new_tls.has_value() ||
         (new_tls && (new_tls->cert != old_tls->cert || new_tls->key != old_tls->key || new_tls->ca != old_tls->ca ||
-                     new_tls->crl != old_tls->crl || new_tls->min_version != old_tls->min_version));
+                     new_tls->crl != old_tls->crl || new_tls->crl_check != old_tls->crl_check ||
+                     new_tls->min_version != old_tls->min_version));
     if (tls_changed) {
       std::string error;
       if (!installTls(new_tls, error)) throw config::ConfigError(snap->config->source + ": tls: " + error);
@@ -791,6 +792,7 @@ std::string Server::certsJson() const {
     }
     root["ca"] = std::move(cas);
     root["files"] = {{"cert", tls_->files.cert}, {"ca", tls_->files.ca}, {"crl", tls_->files.crl}};
+    root["crl_check"] = tls_->files.crl_check;
   }
   return boost::json::serialize(root) + "\n";
 }

@@ -4,6 +4,7 @@
 
 #include "dataplane/tls/ssl_context.h"
 #include "dataplane/tls/tls_material.h"
+#include "telemetry/log.h"
 
 namespace hawser {
 
@@ -15,8 +16,19 @@ std::shared_ptr<const TlsState> buildTlsState(const config::Tls& files, std::str
   }
   const auto& material = *loaded.material;
   const int min_version = files.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
-  tls::SslContextOptions server_opts{tls::TlsRole::kServer, min_version, true, false};
-  tls::SslContextOptions client_opts{tls::TlsRole::kClient, min_version, true, true};
+  const auto crl_scope = files.crl_check == "leaf" ? tls::CrlScope::kLeaf : tls::CrlScope::kChain;
+  // Revocation checking fails closed: say so now rather than at each refused handshake.
+  for (const auto& issuer : tls::issuersWithoutCrl(material, crl_scope)) {
+    log::warn(
+        "tls.crl has no CRL of a CA on this task's own certificate path; peers issued under it will be "
+        "refused (hawser_tls_handshake_errors_total{reason=\"crl_missing\"})",
+        {{"issuer", issuer},
+         {"crl", files.crl},
+         {"crl_check", files.crl_check},
+         {"fix", files.crl_check == "chain" ? "add the CA's CRL, or set tls.crl_check: leaf" : "add the CA's CRL"}});
+  }
+  tls::SslContextOptions server_opts{tls::TlsRole::kServer, min_version, true, false, crl_scope};
+  tls::SslContextOptions client_opts{tls::TlsRole::kClient, min_version, true, true, crl_scope};
   auto server = tls::buildSslContext(material, server_opts, error);
   if (!server) return nullptr;
   auto client = tls::buildSslContext(material, client_opts, error);

@@ -68,6 +68,9 @@ struct Tls {
   std::string key;
   std::string ca;
   std::string crl;
+  // Which certificates of a peer's chain are checked against `crl`: "chain"
+  // (each one; a CRL is needed for every CA above the leaf) | "leaf".
+  std::string crl_check = "chain";
   std::string min_version = "1.2";  // "1.2" | "1.3"
   bool reload = true;               // watch the files and swap without dropping connections
 };

@@ -75,6 +75,7 @@ boost::json::value toJson(const Config& c) {
                    {"key", c.tls->key},
                    {"ca", c.tls->ca},
                    {"crl", c.tls->crl},
+                   {"crl_check", c.tls->crl_check},
                    {"min_version", c.tls->min_version},
                    {"reload", c.tls->reload}};
   }

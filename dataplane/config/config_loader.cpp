@@ -525,12 +525,17 @@ Config parse(const YAML::Node& root, const std::string& source) {
   }
 
   if (auto f = top.child("tls"); f.present()) {
-    f.expectMap({"cert", "key", "ca", "crl", "min_version", "reload"});
+    f.expectMap({"cert", "key", "ca", "crl", "crl_check", "min_version", "reload"});
     Tls t;
     t.cert = f.child("cert").required().nonEmptyString();
     t.key = f.child("key").required().nonEmptyString();
     t.ca = f.child("ca").required().nonEmptyString();
     if (auto v = f.child("crl"); v.present()) t.crl = v.nonEmptyString();
+    if (auto v = f.child("crl_check"); v.present()) {
+      t.crl_check = v.oneOf<std::string>({{"chain", "chain"}, {"leaf", "leaf"}});
+      // Without a CRL nothing is checked: a crl_check alone would only look like revocation checking.
+      if (t.crl.empty()) v.fail("needs tls.crl (the CRLs to check against)");
+    }
     if (auto v = f.child("min_version"); v.present()) {
       t.min_version = v.oneOf<std::string>({{"1.2", "1.2"}, {"1.3", "1.3"}});
     }

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace hawser::tls {
@@ -73,9 +74,11 @@ void addExtension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
 
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
 
-void pushIa5Name(GENERAL_NAMES* names, int type, const std::string& value) {
-  if (value.empty() || value.find('\0') != std::string::npos) {
-    throw CertificateError("empty or malformed subject alternative name");
+void pushIa5Name(GENERAL_NAMES* names, int type, const std::string& value, bool unchecked) {
+  const bool malformed =
+      std::any_of(value.begin(), value.end(), [](unsigned char ch) { return ch < 0x20 || ch >= 0x7f; });
+  if (!unchecked && (value.empty() || malformed)) {
+    throw CertificateError("empty or malformed subject alternative name (control character, NUL or non-ASCII)");
   }
   ASN1_IA5STRING* ia5 = ASN1_IA5STRING_new();
   GENERAL_NAME* gn = GENERAL_NAME_new();
@@ -131,25 +134,39 @@ EvpPkeyPtr generateKey() {
   return key;
 }
 
-CertifiedKey createCertificateAuthority(const CaOptions& options) {
+namespace {
+// A CA certificate signed by `parent`, or self-signed when `parent` is null.
+CertifiedKey createAuthority(const CertifiedKey* parent, const CaOptions& options) {
   const std::time_t now = nowOr(options.now);
   CertifiedKey ca{newCertificate(options.common_name, options.validity, now), generateKey()};
   X509* cert = ca.cert.get();
-  check(X509_set_issuer_name(cert, X509_get_subject_name(cert)), "X509_set_issuer_name");
+  X509* issuer = parent != nullptr ? parent->cert.get() : cert;
+  EVP_PKEY* signer = parent != nullptr ? parent->key.get() : ca.key.get();
+  check(X509_set_issuer_name(cert, X509_get_subject_name(issuer)), "X509_set_issuer_name");
   check(X509_set_pubkey(cert, ca.key.get()), "X509_set_pubkey");
 
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
   addExtension(cert, &ctx, NID_basic_constraints, "critical,CA:TRUE");
   addExtension(cert, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
   addExtension(cert, &ctx, NID_subject_key_identifier, "hash");
   addExtension(cert, &ctx, NID_authority_key_identifier, "keyid:always");
 
-  if (X509_sign(cert, ca.key.get(), EVP_sha256()) <= 0) {
+  if (X509_sign(cert, signer, EVP_sha256()) <= 0) {
     throw CertificateError("cannot sign the CA certificate: " + lastOpenSslError());
   }
   return ca;
+}
+}  // namespace
+
+CertifiedKey createCertificateAuthority(const CaOptions& options) {
+  return createAuthority(nullptr, options);
+}
+
+CertifiedKey createIntermediateAuthority(const CertifiedKey& parent, const CaOptions& options) {
+  if (!parent.cert || !parent.key) throw CertificateError("no CA to sign with");
+  return createAuthority(&parent, options);
 }
 
 CertifiedKey issueWorkloadCertificate(const CertifiedKey& ca, const WorkloadOptions& options) {
@@ -174,8 +191,8 @@ CertifiedKey issueWorkloadCertificate(const CertifiedKey& ca, const WorkloadOpti
 
   GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
   if (!names) throw CertificateError("out of memory");
-  for (const auto& uri : options.uris) pushIa5Name(names.get(), GEN_URI, uri);
-  for (const auto& dns : options.dns_names) pushIa5Name(names.get(), GEN_DNS, dns);
+  for (const auto& uri : options.uris) pushIa5Name(names.get(), GEN_URI, uri, options.unchecked_sans);
+  for (const auto& dns : options.dns_names) pushIa5Name(names.get(), GEN_DNS, dns, options.unchecked_sans);
   for (const auto& ip : options.ip_addresses) pushIpName(names.get(), ip);
   // SPIFFE: the SAN extension is critical when the subject carries no identity of its own;
   // hawser keeps a CN, so it stays non-critical like most issuers.

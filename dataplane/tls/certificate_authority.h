@@ -42,6 +42,10 @@ struct WorkloadOptions {
   std::vector<std::string> ip_addresses;  // IP SANs, IPv4 or IPv6 text
   Validity validity;
   std::time_t now = 0;  // 0: the current time
+  // Tests only: URI and DNS SANs are encoded byte for byte, NUL and control
+  // characters included, to build the certificates hawser must refuse.
+  // Otherwise such a SAN is a CertificateError: the CA never issues them.
+  bool unchecked_sans = false;
 };
 
 struct CrlOptions {
@@ -56,6 +60,11 @@ EvpPkeyPtr generateKey();
 // A self-signed CA: basicConstraints critical CA:TRUE, keyUsage critical
 // keyCertSign+cRLSign, subject and authority key identifiers.
 CertifiedKey createCertificateAuthority(const CaOptions& options = {});
+
+// An intermediate CA signed by `parent` (same extensions as a root, issuer
+// and authority key identifier from `parent`). Its leaves verify against a
+// bundle holding only the root when the intermediate is sent in the chain.
+CertifiedKey createIntermediateAuthority(const CertifiedKey& parent, const CaOptions& options = {});
 
 // A leaf certificate signed by `ca` with the SANs of `options`, keyUsage
 // digitalSignature, extendedKeyUsage serverAuth+clientAuth, CA:FALSE.

@@ -22,6 +22,9 @@ std::string_view fromVerifyResult(long verify_result) {
     case X509_V_ERR_CERT_UNTRUSTED:
     case X509_V_ERR_CERT_REJECTED: return reason::kUnknownCa;
     case X509_V_ERR_CERT_REVOKED: return reason::kRevoked;
+    case X509_V_ERR_UNABLE_TO_GET_CRL: return reason::kCrlMissing;
+    // Only our verify callback (ssl_context.cpp) sets this one.
+    case X509_V_ERR_APPLICATION_VERIFICATION: return reason::kBadSan;
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
     case X509_V_ERR_EMAIL_MISMATCH: return reason::kSanMismatch;

@@ -13,6 +13,12 @@ inline constexpr std::string_view kRevoked = "revoked";
 inline constexpr std::string_view kNoClientCert = "no_client_cert";
 inline constexpr std::string_view kProtocolVersion = "protocol_version";
 inline constexpr std::string_view kSanMismatch = "san_mismatch";  // from checkPresentedIdentity, not OpenSSL
+// The peer's certificate breaks the SAN rules (identity.h sanProblem: a control
+// character in a SAN, or a SPIFFE certificate with several URI SANs).
+inline constexpr std::string_view kBadSan = "bad_san";
+// CRL checking is on and no CRL of an issuer in the peer's chain is loaded
+// (see tls.crl_check: `chain` needs one for every CA above the leaf).
+inline constexpr std::string_view kCrlMissing = "crl_missing";
 inline constexpr std::string_view kPlaintext = "plaintext";
 inline constexpr std::string_view kOther = "other";
 }  // namespace reason

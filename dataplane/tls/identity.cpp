@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include <strings.h>
+#include <cctype>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -18,16 +19,46 @@ namespace {
 
 constexpr std::string_view kSpiffeScheme = "spiffe://";
 
-// An IA5String SAN as text, or nullopt when it embeds a NUL (a classic
-// certificate-spoofing trick) or is empty.
-std::optional<std::string> ia5Text(const ASN1_IA5STRING* s) {
-  if (s == nullptr) return std::nullopt;
+// Bytes no SAN may hold: NUL (the classic certificate-spoofing trick), the
+// other C0 controls and DEL (CR/LF would split a header or a log line), and
+// bytes >= 0x80, which an IA5String cannot hold.
+bool hasForbiddenByte(std::string_view text) {
+  for (unsigned char c : text) {
+    if (c < 0x20 || c >= 0x7f) return true;
+  }
+  return false;
+}
+
+std::string_view ia5View(const ASN1_IA5STRING* s) {
+  if (s == nullptr) return {};
   const unsigned char* data = ASN1_STRING_get0_data(s);
   int len = ASN1_STRING_length(s);
-  if (data == nullptr || len <= 0) return std::nullopt;
-  std::string text(reinterpret_cast<const char*>(data), static_cast<size_t>(len));
-  if (text.find('\0') != std::string::npos) return std::nullopt;
-  return text;
+  if (data == nullptr || len <= 0) return {};
+  return {reinterpret_cast<const char*>(data), static_cast<size_t>(len)};
+}
+
+// An IA5String SAN as text, or nullopt when it is empty or holds a forbidden byte.
+std::optional<std::string> ia5Text(const ASN1_IA5STRING* s) {
+  std::string_view text = ia5View(s);
+  if (text.empty() || hasForbiddenByte(text)) return std::nullopt;
+  return std::string(text);
+}
+
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
+
+GeneralNamesPtr generalNames(const X509* cert) {
+  if (cert == nullptr) return nullptr;
+  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  if (!names) ERR_clear_error();
+  return names;
+}
+
+bool isLdhLabel(std::string_view label) {
+  if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+  for (unsigned char c : label) {
+    if (!std::isalnum(c) && c != '-') return false;
+  }
+  return true;
 }
 
 std::optional<std::string> ipText(const ASN1_OCTET_STRING* s) {
@@ -70,14 +101,10 @@ std::string serialHex(const X509* cert) {
 
 SubjectAltNames subjectAltNames(const X509* cert) {
   SubjectAltNames out;
-  if (cert == nullptr) return out;
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  if (names == nullptr) {
-    ERR_clear_error();
-    return out;
-  }
-  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
-    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
+  GeneralNamesPtr names = generalNames(cert);
+  if (!names) return out;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
     switch (gn->type) {
       case GEN_URI:
         if (auto v = ia5Text(gn->d.uniformResourceIdentifier)) out.uris.push_back(std::move(*v));
@@ -91,8 +118,39 @@ SubjectAltNames subjectAltNames(const X509* cert) {
       default: break;
     }
   }
-  GENERAL_NAMES_free(names);
   return out;
+}
+
+SanProblem sanProblem(const X509* cert) {
+  GeneralNamesPtr names = generalNames(cert);
+  if (!names) return SanProblem::kNone;
+  int uris = 0;
+  bool spiffe = false;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+    std::string_view text;
+    switch (gn->type) {
+      case GEN_URI:
+        text = ia5View(gn->d.uniformResourceIdentifier);
+        ++uris;
+        spiffe = spiffe || isSpiffeId(text);
+        break;
+      case GEN_DNS: text = ia5View(gn->d.dNSName); break;
+      case GEN_EMAIL: text = ia5View(gn->d.rfc822Name); break;
+      default: continue;
+    }
+    if (hasForbiddenByte(text)) return SanProblem::kControlCharacter;
+  }
+  return spiffe && uris > 1 ? SanProblem::kMultipleUris : SanProblem::kNone;
+}
+
+std::string_view describe(SanProblem problem) {
+  switch (problem) {
+    case SanProblem::kNone: return "none";
+    case SanProblem::kControlCharacter: return "a SAN holds a control character, NUL or a non-ASCII byte";
+    case SanProblem::kMultipleUris: return "a SPIFFE certificate must carry exactly one URI SAN";
+  }
+  return "unknown";
 }
 
 bool isSpiffeId(std::string_view uri) {
@@ -100,11 +158,32 @@ bool isSpiffeId(std::string_view uri) {
          strncasecmp(uri.data(), kSpiffeScheme.data(), kSpiffeScheme.size()) == 0 && uri[kSpiffeScheme.size()] != '/';
 }
 
+bool isDnsName(std::string_view name) {
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  if (name.ends_with('.')) name.remove_suffix(1);  // fully qualified
+  if (name.empty() || name.size() > 253) return false;
+  for (size_t start = 0;;) {
+    size_t dot = name.find('.', start);
+    if (!isLdhLabel(name.substr(start, dot - start))) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+bool isUriPattern(std::string_view pattern) {
+  return pattern.find("://") != std::string_view::npos;
+}
+
 std::optional<std::string> peerIdentity(const SubjectAltNames& sans) {
   for (const auto& uri : sans.uris) {
-    if (isSpiffeId(uri)) return uri;
+    if (isSpiffeId(uri)) {
+      if (sans.uris.size() != 1) return std::nullopt;  // not an X.509-SVID
+      return uri;
+    }
   }
-  if (!sans.dns.empty()) return sans.dns.front();
+  for (const auto& dns : sans.dns) {
+    if (isDnsName(dns)) return dns;
+  }
   return std::nullopt;
 }
 
@@ -114,6 +193,9 @@ std::optional<std::string> peerIdentity(const X509* cert) {
 
 bool identityMatches(std::string_view pattern, std::string_view identity) {
   if (identity.empty() || pattern.empty()) return false;
+  if (pattern == "*") return true;
+  // A SPIFFE pattern never matches a DNS name, nor a DNS pattern a SPIFFE ID.
+  if (isUriPattern(pattern) != isUriPattern(identity)) return false;
   if (pattern.back() == '*') {
     pattern.remove_suffix(1);
     return identity.substr(0, pattern.size()) == pattern;
@@ -132,13 +214,15 @@ IdentityCheck checkPresentedIdentity(const X509* cert, const std::vector<std::st
   IdentityCheck result;
   SubjectAltNames sans = subjectAltNames(cert);
   result.presented = peerIdentity(sans).value_or("");
-  auto any = [&](const std::vector<std::string>& names) {
+  if (sanProblem(cert) != SanProblem::kNone) return result;
+  auto any = [&](const std::vector<std::string>& names, bool uri) {
     for (const auto& n : names) {
-      if (identityAllowed(expected, n)) return true;
+      // A URI SAN is matched as a URI, a DNS SAN only when it is a DNS name.
+      if ((uri ? isUriPattern(n) : isDnsName(n)) && identityAllowed(expected, n)) return true;
     }
     return false;
   };
-  result.matched = any(sans.uris) || any(sans.dns);
+  result.matched = any(sans.uris, true) || any(sans.dns, false);
   return result;
 }
 

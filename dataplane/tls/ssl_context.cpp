@@ -7,6 +7,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "dataplane/tls/identity.h"
+
 namespace hawser::tls {
 namespace {
 
@@ -93,6 +95,17 @@ int onNewSession(SSL* ssl, SSL_SESSION* session) {
   return 1;
 }
 
+// After OpenSSL's own checks of each certificate: the peer's leaf must also
+// pass the SAN rules, so a certificate with a CR/LF in a SAN, or a SPIFFE
+// certificate with two URI SANs, never completes a handshake in either
+// direction. Intermediates' SANs identify nobody and are not checked.
+int verifyPeer(int preverify_ok, X509_STORE_CTX* store_ctx) {
+  if (preverify_ok != 1 || X509_STORE_CTX_get_error_depth(store_ctx) != 0) return preverify_ok;
+  if (sanProblem(X509_STORE_CTX_get_current_cert(store_ctx)) == SanProblem::kNone) return 1;
+  X509_STORE_CTX_set_error(store_ctx, X509_V_ERR_APPLICATION_VERIFICATION);
+  return 0;
+}
+
 }  // namespace
 
 SslCtxPtr buildSslContext(const TlsMaterial& material, const SslContextOptions& options, std::string& error) {
@@ -147,7 +160,7 @@ SslCtxPtr buildSslContext(const TlsMaterial& material, const SslContextOptions& 
   }
 
   // Trust: CA bundle and CRLs.
-  X509StorePtr store = buildTrustStore(material);
+  X509StorePtr store = buildTrustStore(material, options.crl_scope);
   if (!store) {
     error = opensslError("CA bundle");
     return nullptr;
@@ -157,7 +170,7 @@ SslCtxPtr buildSslContext(const TlsMaterial& material, const SslContextOptions& 
   if (server) {
     int mode = SSL_VERIFY_PEER;
     if (options.require_client_certificate) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(c, mode, nullptr);
+    SSL_CTX_set_verify(c, mode, verifyPeer);
     // Tell clients which CAs we accept (shown by `openssl s_client`).
     for (const auto& ca : material.ca_certs) SSL_CTX_add_client_CA(c, ca.get());
     // Required for resumption when client certificates are verified.
@@ -165,7 +178,7 @@ SslCtxPtr buildSslContext(const TlsMaterial& material, const SslContextOptions& 
     SSL_CTX_set_num_tickets(c, 1);
     SSL_CTX_set_alpn_select_cb(c, selectAlpn, nullptr);
   } else {
-    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, verifyPeer);
     if (SSL_CTX_set_alpn_protos(c, kAlpn, sizeof kAlpn) != 0) {  // 0 is success here
       error = opensslError("ALPN");
       return nullptr;

@@ -23,12 +23,17 @@ struct SslContextOptions {
   bool require_client_certificate = true;
   // Client: cache sessions per endpoint (see prepareClientSession).
   bool client_session_cache = true;
+  // Which certificates of the peer's chain are checked against the CRLs (when there are CRLs).
+  CrlScope crl_scope = CrlScope::kChain;
 };
 
 // TLS >= min_version (1.2 or 1.3), no compression, no renegotiation, AEAD-only
 // suites (TLS 1.2: ECDHE with AES-GCM or CHACHA20-POLY1305), ALPN "http/1.1",
 // peer verification against the material's CA bundle, CRL checking when the
-// material has CRLs. Null with `error` set on failure.
+// material has CRLs, and, in both roles, the SAN rules of sanProblem()
+// (identity.h) in the verify callback: a peer certificate breaking them fails
+// the handshake with X509_V_ERR_APPLICATION_VERIFICATION (reason `bad_san`).
+// Null with `error` set on failure.
 SslCtxPtr buildSslContext(const TlsMaterial& material, const SslContextOptions& options, std::string& error);
 
 // Client side, before the handshake: offers the cached session of `endpoint`

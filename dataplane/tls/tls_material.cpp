@@ -3,8 +3,10 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <ctime>
 
+#include "dataplane/tls/identity.h"
 #include "dataplane/tls/pem.h"
 
 namespace hawser::tls {
@@ -114,19 +116,24 @@ TlsMaterialResult loadTlsMaterial(const TlsFiles& files, std::int64_t now) {
     if (m.crls.empty() || malformed) {
       return failure(MaterialProblem::kCrlUnparsable, "CRL file " + files.crl + ": not a parsable PEM X509 CRL");
     }
-    for (const auto& crl : m.crls) {
-      bool signed_by_ca = false;
-      for (const auto& ca : m.ca_certs) {
-        if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(ca.get())) == 0 &&
-            X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())) == 1) {
-          signed_by_ca = true;
-          break;
+    // An intermediate's CRL is signed by the intermediate, which is often
+    // not in the bundle (only the root is) but in our own cert file.
+    auto signedBy = [](const X509_CRL* crl, const std::vector<X509Ptr>& certs) {
+      for (const auto& ca : certs) {
+        if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca.get())) == 0 &&
+            X509_CRL_verify(const_cast<X509_CRL*>(crl), X509_get0_pubkey(ca.get())) == 1) {
+          return true;
         }
       }
+      return false;
+    };
+    for (const auto& crl : m.crls) {
+      const bool signed_by_ca = signedBy(crl.get(), m.ca_certs) || signedBy(crl.get(), m.chain);
       ERR_clear_error();
       if (!signed_by_ca) {
-        return failure(MaterialProblem::kCrlNotSignedByCa,
-                       "CRL file " + files.crl + ": not signed by any certificate in the CA bundle " + files.ca);
+        return failure(MaterialProblem::kCrlNotSignedByCa, "CRL file " + files.crl +
+                                                               ": not signed by any certificate in the CA bundle " +
+                                                               files.ca + " or an intermediate in " + files.cert);
       }
       const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get());
       if (next != nullptr && X509_cmp_time(next, const_cast<std::time_t*>(&at)) <= 0) {
@@ -140,7 +147,7 @@ TlsMaterialResult loadTlsMaterial(const TlsFiles& files, std::int64_t now) {
   return result;
 }
 
-X509StorePtr buildTrustStore(const TlsMaterial& material) {
+X509StorePtr buildTrustStore(const TlsMaterial& material, CrlScope scope) {
   X509StorePtr store(X509_STORE_new());
   if (!store) return nullptr;
   for (const auto& ca : material.ca_certs) {
@@ -155,9 +162,44 @@ X509StorePtr buildTrustStore(const TlsMaterial& material) {
     for (const auto& crl : material.crls) {
       if (X509_STORE_add_crl(store.get(), crl.get()) != 1) return nullptr;
     }
-    X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    X509_STORE_set_flags(store.get(), scope == CrlScope::kChain ? X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL
+                                                                : X509_V_FLAG_CRL_CHECK);
   }
   return store;
+}
+
+std::vector<std::string> issuersWithoutCrl(const TlsMaterial& material, CrlScope scope) {
+  std::vector<std::string> missing;
+  if (material.crls.empty() || !material.cert) return missing;
+  // Our own path, built without CRL checks.
+  TlsMaterial anchors;
+  for (const auto& ca : material.ca_certs) anchors.ca_certs.push_back(shareCertificate(ca.get()));
+  X509StorePtr store = buildTrustStore(anchors);
+  X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  STACK_OF(X509)* untrusted = sk_X509_new_null();
+  if (!store || !ctx || untrusted == nullptr) {
+    sk_X509_free(untrusted);
+    return missing;
+  }
+  for (const auto& c : material.chain) sk_X509_push(untrusted, c.get());
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), material.cert.get(), untrusted) == 1 &&
+      X509_verify_cert(ctx.get()) == 1) {
+    STACK_OF(X509)* path = X509_STORE_CTX_get0_chain(ctx.get());
+    // path[0] is the leaf; path[i] issued path[i-1]. kChain also checks the
+    // intermediates, so every CA on the path needs its CRL.
+    const int last = scope == CrlScope::kChain ? sk_X509_num(path) - 1 : std::min(1, sk_X509_num(path) - 1);
+    for (int i = 1; i <= last; ++i) {
+      const X509* issuer = sk_X509_value(path, i);
+      bool found = false;
+      for (const auto& crl : material.crls) {
+        found = found || X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(issuer)) == 0;
+      }
+      if (!found) missing.push_back(describeCertificate(issuer).subject);
+    }
+  }
+  sk_X509_free(untrusted);
+  ERR_clear_error();
+  return missing;
 }
 
 int verifyCertificate(X509_STORE* store, X509* cert, const std::vector<X509*>& untrusted, std::int64_t now) {

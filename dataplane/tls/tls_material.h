@@ -18,7 +18,7 @@ struct TlsFiles {
   std::string cert;  // PEM: the leaf first, then intermediates
   std::string key;   // PEM: the leaf's private key (unencrypted)
   std::string ca;    // PEM: trusted CA certificates
-  std::string crl;   // PEM: optional ("" for none); CRLs signed by CAs in the bundle
+  std::string crl;   // PEM: optional ("" for none); CRLs signed by CAs in the bundle or cert-file intermediates
 };
 
 struct TlsMaterial {
@@ -41,7 +41,7 @@ enum class MaterialProblem {
   kCertNotYetValid,   // the leaf's notBefore is in the future
   kCaEmpty,           // the CA bundle holds no certificate
   kCrlUnparsable,     // the CRL file holds no parsable CRL, or a malformed one
-  kCrlNotSignedByCa,  // a CRL is not signed by any certificate in the CA bundle
+  kCrlNotSignedByCa,  // a CRL is signed neither by a CA in the bundle nor by an intermediate in the cert file
   kCrlExpired,        // a CRL's nextUpdate has passed
 };
 
@@ -55,9 +55,27 @@ struct TlsMaterialResult {
 // Reads and validates `files` at unix time `now` (0: the current time).
 TlsMaterialResult loadTlsMaterial(const TlsFiles& files, std::int64_t now = 0);
 
-// A store holding the CA certificates and CRLs, with CRL checking of the whole
-// chain (X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL) when CRLs are set.
-X509StorePtr buildTrustStore(const TlsMaterial& material);
+// Which certificates of a peer's chain are checked against CRLs (config
+// `tls.crl_check`) when CRLs are configured. Either way a certificate whose
+// issuer has no CRL is refused (X509_V_ERR_UNABLE_TO_GET_CRL, `crl_missing`):
+// revocation checking fails closed.
+enum class CrlScope {
+  kChain,  // every certificate: the leaf and each intermediate (Envoy's default)
+  kLeaf,   // the leaf only (Envoy's only_verify_leaf_cert_crl)
+};
+
+// A store holding the CA certificates and CRLs, with CRL checking of `scope`
+// (X509_V_FLAG_CRL_CHECK, plus X509_V_FLAG_CRL_CHECK_ALL for kChain) when
+// CRLs are set.
+X509StorePtr buildTrustStore(const TlsMaterial& material, CrlScope scope = CrlScope::kChain);
+
+// The subjects (RFC 2253) of the issuers on this task's own certificate path
+// (leaf, cert-file intermediates, CA bundle) whose CRL `scope` needs and the
+// material lacks: with kLeaf the leaf's issuer, with kChain every CA above
+// the leaf. Peers issued under the same CAs would be refused with
+// `crl_missing`, so start-up warns. Empty when no CRL is configured or our own
+// path does not verify (nothing can be said cheaply then).
+std::vector<std::string> issuersWithoutCrl(const TlsMaterial& material, CrlScope scope);
 
 // Verifies `cert` (with `untrusted` intermediates) against `store`; returns the
 // X509_V_* result (X509_V_OK on success). `now` 0: the current time.

@@ -19,13 +19,7 @@ using testing::workload;
 class HandshakeTest : public ::testing::Test {
  protected:
   static SslCtxPtr context(const TlsMaterial& m, TlsRole role, int min_version = TLS1_2_VERSION) {
-    std::string error;
-    SslContextOptions o;
-    o.role = role;
-    o.min_version = min_version;
-    SslCtxPtr ctx = buildSslContext(m, o, error);
-    EXPECT_NE(ctx, nullptr) << error;
-    return ctx;
+    return testing::contextFor(m, role, min_version);
   }
   SslCtxPtr serverContext(const X509_CRL* crl = nullptr, int min_version = TLS1_2_VERSION) {
     return context(materialFor(server_, {&ca_}, crl), TlsRole::kServer, min_version);

@@ -29,10 +29,12 @@ TEST_F(IdentityTest, ExtractsUriAndDnsSans) {
   EXPECT_TRUE(sans.ip_addresses.empty());
 }
 
-TEST_F(IdentityTest, IdentityIsFirstSpiffeUriElseFirstDns) {
+TEST_F(IdentityTest, IdentityIsTheSpiffeUriElseFirstDns) {
+  EXPECT_EQ(peerIdentity(issue({"spiffe://demo/orders"}, {"a.local"}).cert.get()), "spiffe://demo/orders");
+  // An X.509-SVID has exactly one URI SAN: with more, the certificate proves no identity.
   EXPECT_EQ(
       peerIdentity(issue({"https://example.com/x", "spiffe://demo/orders", "spiffe://demo/b"}, {"a.local"}).cert.get()),
-      "spiffe://demo/orders");
+      std::nullopt);
   EXPECT_EQ(peerIdentity(issue({}, {"orders.local", "b.local"}).cert.get()), "orders.local");
   // A non-SPIFFE URI is not an identity; the DNS SAN is.
   EXPECT_EQ(peerIdentity(issue({"https://example.com/x"}, {"web.local"}).cert.get()), "web.local");

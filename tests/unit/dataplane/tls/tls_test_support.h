@@ -3,6 +3,7 @@
 // SSL objects over a BIO pair (no sockets, no threads).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "dataplane/tls/certificate_authority.h"
 #include "dataplane/tls/handshake_failure.h"
+#include "dataplane/tls/ssl_context.h"
 #include "dataplane/tls/tls_material.h"
 
 namespace hawser::tls::testing {
@@ -57,6 +59,19 @@ inline TlsMaterial materialFor(const CertifiedKey& leaf, const std::vector<const
     m.crls.emplace_back(const_cast<X509_CRL*>(crl));
   }
   return m;
+}
+
+// buildSslContext, failing the test (and returning null) on an error.
+inline SslCtxPtr contextFor(const TlsMaterial& m, TlsRole role, int min_version = TLS1_2_VERSION,
+                            CrlScope crl_scope = CrlScope::kChain) {
+  std::string error;
+  SslContextOptions o;
+  o.role = role;
+  o.min_version = min_version;
+  o.crl_scope = crl_scope;
+  SslCtxPtr ctx = buildSslContext(m, o, error);
+  EXPECT_NE(ctx, nullptr) << error;
+  return ctx;
 }
 
 struct SideResult {
