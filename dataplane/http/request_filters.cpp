@@ -94,7 +94,9 @@ void HttpConnection::rewriteRequest(Exchange& x, Request& rq, const ListenerSpec
   if (spec.kind == ListenerSpec::Kind::inbound) {
     if (!peer_identity_.empty()) {
       const auto* own = w_.tls() ? &w_.tls()->identity : nullptr;
-      req.set(kXfcc, (own && !own->empty() ? "By=" + *own + ";" : std::string()) + "URI=" + peer_identity_);
+      // As Envoy writes it: a URI SAN identity as URI=, a DNS one as DNS=.
+      const char* kind = peer_identity_.find("://") != std::string::npos ? "URI=" : "DNS=";
+      req.set(kXfcc, (own && !own->empty() ? "By=" + *own + ";" : std::string()) + kind + peer_identity_);
     }
   }
   // The scheme the client used: a verified peer sidecar reports its own
