@@ -51,8 +51,9 @@ Clock::time_point Credentials::refreshAt() const {
   if (!expiration) return Clock::time_point::max();
   Clock::duration window = kRefreshBeforeExpiry;
   if (obtained_at && *expiration > *obtained_at) {
-    Clock::duration lifetime_share = (*expiration - *obtained_at) * kRefreshLifetimePercent / 100;
-    window = std::min(window, lifetime_share);
+    // Multiplied only when short, so a far expiration cannot overflow.
+    Clock::duration lifetime = *expiration - *obtained_at;
+    if (lifetime < window * 100 / kRefreshLifetimePercent) window = lifetime * kRefreshLifetimePercent / 100;
   }
   return *expiration - window;
 }
@@ -248,6 +249,12 @@ std::optional<Clock::time_point> parseIso8601(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   auto t =
       std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} + std::chrono::seconds{se} - offset;
+  // Clock counts nanoseconds in 64 bits (years 1677 to 2262): a time outside
+  // that, less a day of margin for the callers' arithmetic, is not one.
+  constexpr auto kDay = std::chrono::hours(24);
+  constexpr auto kEarliest = std::chrono::ceil<std::chrono::seconds>(Clock::time_point::min()) + kDay;
+  constexpr auto kLatest = std::chrono::floor<std::chrono::seconds>(Clock::time_point::max()) - kDay;
+  if (t < kEarliest || t > kLatest) return std::nullopt;
   return std::chrono::time_point_cast<Clock::duration>(t) + std::chrono::duration_cast<Clock::duration>(frac);
 }
 

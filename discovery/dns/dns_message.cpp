@@ -207,7 +207,10 @@ std::variant<DnsMessage, std::string> parseDnsMessage(std::span<const std::uint8
   }
   std::string error;
   auto section = [&](std::uint16_t count, std::vector<DnsRecord>& out) {
-    out.reserve(count);
+    // The counts are the sender's claim: a 12-byte header may announce 65535
+    // records per section. Every record takes at least 11 octets (a root name
+    // and the fixed fields), so reserve no more than the bytes left can hold.
+    out.reserve(std::min<std::size_t>(count, (r.size() - std::min(pos, r.size())) / 11));
     for (std::uint16_t i = 0; i < count; ++i) {
       DnsRecord rec;
       if (!parseRecord(r, pos, rec, error)) return false;

@@ -236,6 +236,16 @@ TEST(CredentialsRefresh, AlreadyExpiredOnArrival) {
   EXPECT_TRUE(c.expired(now));
 }
 
+// Found by fuzz/ecs_credentials_json: (expiration - obtained_at) * 15
+// overflowed for an expiration ~20 years ahead, and refreshAt() came out in
+// the past or far future at random.
+TEST(CredentialsRefresh, FarExpiryDoesNotOverflow) {
+  auto now = at("2024-01-02T08:00:00Z");
+  Credentials c{"a", "s", "t", at("2200-01-01T00:00:00Z"), now};
+  EXPECT_EQ(c.refreshAt(), at("2199-12-31T23:55:00Z"));
+  EXPECT_FALSE(c.needsRefresh(now));
+}
+
 // Redaction ------------------------------------------------------------------------
 
 TEST(CredentialsRedaction, DescribeAndStreamHideSecrets) {
@@ -268,6 +278,19 @@ TEST(Iso8601, Forms) {
                           "2015-08-30T12:36:00.Z", "2015-08-30T12:36:00Zjunk", "20150830T123600Z"}) {
     EXPECT_FALSE(parseIso8601(bad)) << bad;
   }
+}
+
+// Found by fuzz/ecs_credentials_json: years the clock's 64-bit nanoseconds
+// cannot hold (1677..2262) overflowed in the conversion (UB) instead of being
+// refused.
+TEST(Iso8601, OutOfClockRangeRefused) {
+  for (const char* bad : {"1011-11-15T01:13:20+02:00", "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z",
+                          "2262-12-31T00:00:00Z", "1677-01-01T00:00:00Z"}) {
+    EXPECT_FALSE(parseIso8601(bad)) << bad;
+  }
+  EXPECT_TRUE(parseIso8601("2200-01-01T00:00:00Z"));
+  EXPECT_TRUE(parseIso8601("1700-01-01T00:00:00.999999999Z"));
+  EXPECT_EQ(formatIso8601(*parseIso8601("2261-06-30T12:00:00Z")), "2261-06-30T12:00:00Z");
 }
 
 }  // namespace

@@ -332,6 +332,25 @@ TEST(DnsMessage, TruncatedFlagToleratesMissingTrailingSections) {
   EXPECT_EQ(m.answers.size(), 1u);
 }
 
+// Found by fuzz/dns_answer: the header's counts were reserved as claimed, so a
+// 12-byte message made the parser allocate room for 3 x 65535 records.
+TEST(DnsMessage, RecordCountsDoNotDriveAllocation) {
+  Bytes b = header(0x8380, 1, 0xFFFF, 0xFFFF, 0xFFFF);  // TC set: the sections may end early
+  putQuestion(b, "t.test", kTypeA);
+  EXPECT_TRUE(std::holds_alternative<std::string>(parseDnsMessage(b)));  // the answers claimed are not there
+  Bytes one = header(0x8380, 1, 1, 0xFFFF, 0xFFFF);
+  putQuestion(one, "t.test", kTypeA);
+  putRrHeader(one, kTypeA, 9, 4);
+  one.insert(one.end(), {1, 2, 3, 4});
+  auto parsed = parseDnsMessage(one);  // not through ok(): a copy would not keep the capacity
+  const auto* m = std::get_if<DnsMessage>(&parsed);
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(m->answers.size(), 1u);
+  EXPECT_LE(m->answers.capacity(), 4u);
+  EXPECT_LE(m->authority.capacity(), 4u);
+  EXPECT_LE(m->additional.capacity(), 4u);
+}
+
 TEST(DnsMessage, NormalizeName) {
   EXPECT_EQ(normalizeDnsName("A.Svc.TEST."), "a.svc.test");
   EXPECT_EQ(normalizeDnsName("."), "");
