@@ -301,11 +301,15 @@ class Mesh:
         self.dereg = None                           # what the planned deregistration saw
         self.own_work_dir = not opts.work_dir
         self.work_dir = opts.work_dir or tempfile.mkdtemp(prefix="hawser-demo-")
-        self.log_dir = opts.log_dir or os.path.join(tempfile.gettempdir(), "hawser-demo-logs")
-        os.makedirs(self.log_dir, exist_ok=True)
-        for f in os.listdir(self.log_dir):  # the last run's logs only
-            if f.endswith((".log", ".yaml")):
-                os.unlink(os.path.join(self.log_dir, f))
+        if opts.log_dir:
+            self.log_dir = opts.log_dir
+            os.makedirs(self.log_dir, exist_ok=True)
+            for f in os.listdir(self.log_dir):  # the last run's logs only
+                if f.endswith((".log", ".yaml")):
+                    os.unlink(os.path.join(self.log_dir, f))
+        else:
+            # A fresh directory per run (kept): two runs, or two users, never share one.
+            self.log_dir = tempfile.mkdtemp(prefix="hawser-demo-logs.")
 
     def stop_all(self):
         for s in reversed(list(self.sidecars.values())):
@@ -1074,7 +1078,8 @@ def main(argv=None):
     p.add_argument("--requests", type=int, default=400)
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--pidfile", default=None, help="write 'PID MARKER' lines of started processes here")
-    p.add_argument("--log-dir", default=None, help="where to keep the processes' logs (default: $TMPDIR/hawser-demo-logs)")
+    p.add_argument("--log-dir", default=None, help="where to keep the processes' logs (default: a new directory "
+                   "$TMPDIR/hawser-demo-logs.XXXXXXXX per run, kept and printed)")
     p.add_argument("--work-dir", default=None,
                    help="an empty directory for the certificates (default: a new temporary directory, removed on exit)")
     opts = p.parse_args(argv)
@@ -1086,6 +1091,7 @@ def main(argv=None):
 
     say("hawser demo: %s" % hawser_bin())
     mesh = Mesh(opts)
+    say("logs and configs: %s" % mesh.log_dir)
     t_start = time.monotonic()
     ok = True
     try:

@@ -75,6 +75,14 @@ std::string formatEndpoint(const tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
+// The HOST:PORT a client on this machine connects to: a wildcard listen
+// address becomes the loopback address of its family.
+std::string clientAddress(const std::string& bound) {
+  if (bound.starts_with("0.0.0.0:")) return "127.0.0.1" + bound.substr(7);
+  if (bound.starts_with("[::]:")) return "[::1]" + bound.substr(4);
+  return bound;
+}
+
 }  // namespace
 
 struct RegistryServer::Impl : std::enable_shared_from_this<Impl> {
@@ -206,7 +214,10 @@ const char* kRegistryHelp =
     "\n"
     "  --listen ADDR         HOST:PORT to listen on; PORT 0 picks a free port and\n"
     "                        ':PORT' means 127.0.0.1. The bound address is printed as\n"
-    "                        {\"msg\":\"registry listening\",\"address\":\"HOST:PORT\"}\n"
+    "                        {\"msg\":\"registry listening\",\"address\":\"HOST:PORT\",...},\n"
+    "                        with the endpoint for the sidecar and the AWS SDKs, and\n"
+    "                        the AWS CLI's --endpoint-url (http://hawser@HOST:PORT: the\n"
+    "                        CLI's data- host prefix then lands on the user name)\n"
     "  --data FILE           load the state from FILE at start and save it after\n"
     "                        every change (temp file + fsync + rename)\n"
     "  --credentials AK:SK   require SigV4 signatures (service servicediscovery) by\n"
@@ -332,11 +343,23 @@ int registryMain(const std::vector<std::string>& args) {
     std::cerr << "hawser registry: cannot write --address-file " << address_file << "\n";
     return 1;
   }
+  // How to point clients at it. The AWS CLI puts the model's "data-" host prefix
+  // in front of the endpoint's host for DiscoverInstances*, even with
+  // --endpoint-url, and Debian 12's CLI (2.9) has no switch to turn that off; with
+  // a user name in the URL the prefix lands on the user name ("data-hawser@"),
+  // which the CLI never sends, so every operation reaches this address.
+  const std::string client = clientAddress(address);
   logLine("info", "registry listening",
           {{"address", address},
            {"data", options.data_file},
            {"sigv4", options.api.credentials.has_value()},
-           {"note", "development registry, not for production"}});
+           {"note", "development registry, not for production"},
+           {"endpoint", "http://" + client},
+           {"sidecar", "discovery.cloudmap.endpoint: http://" + client},
+           {"aws_cli", "aws servicediscovery list-namespaces --endpoint-url http://hawser@" + client},
+           {"aws_sdk", "endpoint http://" + client +
+                           " with disableHostPrefix: true (JavaScript v3) or "
+                           "inject_host_prefix=False (botocore); see docs/discovery.md"}});
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {

@@ -143,7 +143,7 @@ class SdkTest(unittest.TestCase):
     def setUpClass(cls):
         if not sdk_available():
             msg = ("SKIPPED: AWS SDK for JavaScript v3 not installed (node=%s, %s missing); "
-                   "run scripts/setup" % (shutil.which("node"), SDK))
+                   "run scripts/setup test" % (shutil.which("node"), SDK))
             print("\n" + "!" * 78 + "\n" + msg + "\n" + "!" * 78, file=sys.stderr)
             raise unittest.SkipTest(msg)
 
