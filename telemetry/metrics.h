@@ -100,7 +100,7 @@ class MainMetrics {
   prometheus::Family<prometheus::Gauge>& cert_expiry;  // {cert}
   ServingErrors serving_errors;
   prometheus::Family<prometheus::Counter>& admin_refused;  // {reason}: admin requests answered 403/400
-  prometheus::Counter& access_log_dropped;             // incremented by the access log's threads (atomic)
+  prometheus::Counter& access_log_dropped;                 // incremented by the access log's threads (atomic)
 };
 
 class Metrics {
