@@ -445,8 +445,13 @@ class UnboundedChunkMetadata(unittest.TestCase):
                         "%s: not rejected: %r" % (what, r))
         if r["status"] is not None:
             self.assertTrue(400 <= r["status"] < 500, "%s: %r" % (what, r))
-        self.assertLess(r["peak"], RSS_LIMIT_KIB, "%s: RSS reached %d KiB (from %d KiB; %d MiB sent)" % (
-            what, r["peak"], r["base"], r["sent"] >> 20))
+        # The bound is 64 MiB of RSS for a release build (which idles near 12 MiB). A sanitizer
+        # build's shadow memory alone is ~200 MiB, so there only the growth is bounded: by what
+        # the 64 MiB leaves above the release build's idle size.
+        msg = "%s: RSS reached %d KiB (from %d KiB; %d MiB sent)" % (what, r["peak"], r["base"], r["sent"] >> 20)
+        self.assertLess(r["peak"] - r["base"], RSS_LIMIT_KIB - 16 * 1024, msg)
+        if r["base"] < RSS_LIMIT_KIB // 2:
+            self.assertLess(r["peak"], RSS_LIMIT_KIB, msg)
         # Still serving.
         st, _, body = hh.http_request(self.h.listener("app"), "GET", "/after-flood", headers={"Host": "app"})
         self.assertEqual(st, 200)
