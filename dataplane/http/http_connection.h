@@ -172,6 +172,7 @@ class HttpConnection {
   std::shared_ptr<const ExchangeObservers> observers_;
   const ListenerSpec* spec_ = nullptr;
   std::string head_;                               // a serialized head (and small body), reused by every exchange
+  std::string out_;                                // what one body write sends (framing included), reused
   std::string peer_identity_;                      // verified client identity (inbound TLS)
   telemetry::RequestStats* peer_stats_ = nullptr;  // inbound series labelled with that identity
   std::optional<UpstreamTls> up_tls_;

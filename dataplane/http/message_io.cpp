@@ -8,7 +8,6 @@
 #include <boost/beast/http/error.hpp>
 
 #include <array>
-#include <span>
 
 // GCC 12 misreads a coroutine frame's sized delete as mismatched (as in
 // discovery/cloudmap/cloudmap_source.cpp).
@@ -25,8 +24,6 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 // One read's worth: a TLS record's payload, and what a socket usually has.
 constexpr size_t kReadSize = 16 * 1024;
-// Body runs gathered into one write.
-constexpr size_t kSpans = 32;
 
 template <class Parser>
 asio::awaitable<boost::system::error_code> readHeadImpl(AnyStream& s, beast::flat_buffer& buf, Parser& p, size_t limit,
@@ -90,35 +87,36 @@ asio::awaitable<boost::system::error_code> writeAll(AnyStream& out, std::string_
 
 asio::awaitable<RelayResult> relayBody(AnyStream& in, beast::flat_buffer& in_buf, BodyDecoder& dec, AnyStream& out,
                                        BodyKind out_kind, std::string_view prefix, RelayTimeouts t, const BodyTap& tap,
-                                       uint64_t& moved) {
+                                       uint64_t& moved, std::string& scratch) {
   const bool chunked = out_kind == BodyKind::chunked;
   bool head_sent = prefix.empty();
-  std::array<asio::const_buffer, 3 * kSpans + 2> bufs;
-  std::array<char[20], kSpans> heads;
+  char size_line[20];
   for (;;) {
-    size_t n = 0, spans = 0, consumed = 0;
-    if (!prefix.empty()) bufs[n++] = asio::buffer(prefix);
+    // What one read brought, framed, goes out as one buffer: over TLS a
+    // buffer sequence would be one record (and one send) per buffer.
+    scratch.clear();
+    scratch.append(prefix);
+    size_t consumed = 0;
     BodyDecoder::Status status = dec.done() ? BodyDecoder::Status::done : BodyDecoder::Status::more;
-    while (status != BodyDecoder::Status::done && consumed < in_buf.size() && spans < kSpans) {
+    while (status != BodyDecoder::Status::done && consumed < in_buf.size()) {
       auto st = dec.step(bufferedView(in_buf, consumed));
       consumed += st.consumed;
       status = st.status;
       if (!st.data.empty()) {
         tap(st.data);
         moved += st.data.size();
-        if (chunked) bufs[n++] = asio::buffer(chunkHeader(st.data.size(), heads[spans]));
-        bufs[n++] = asio::buffer(st.data.data(), st.data.size());
-        if (chunked) bufs[n++] = asio::buffer(kChunkEnd);
-        ++spans;
+        if (chunked) scratch.append(chunkHeader(st.data.size(), size_line));
+        scratch.append(st.data);
+        if (chunked) scratch.append(kChunkEnd);
       }
       if (status == BodyDecoder::Status::error || status == BodyDecoder::Status::more) break;
     }
     const bool done = status == BodyDecoder::Status::done;
     const bool failed = status == BodyDecoder::Status::error;
-    if (done && chunked) bufs[n++] = asio::buffer(kLastChunk);
-    if (n > 0 && !(failed && !prefix.empty())) {
+    if (done && chunked) scratch.append(kLastChunk);
+    if (!scratch.empty() && !(failed && !prefix.empty())) {
       expire(out, t.idle, t.deadline);
-      auto [wec, wn] = co_await asio::async_write(out, std::span<const asio::const_buffer>(bufs.data(), n), tok);
+      auto [wec, wn] = co_await asio::async_write(out, asio::buffer(scratch), tok);
       if (wec) co_return RelayResult{wec, {}, false, false, head_sent};
       head_sent = true;
     }
@@ -126,7 +124,6 @@ asio::awaitable<RelayResult> relayBody(AnyStream& in, beast::flat_buffer& in_buf
     in_buf.consume(consumed);
     if (failed) co_return RelayResult{{}, dec.error(), dec.tooLarge(), true, head_sent};
     if (done) co_return RelayResult{{}, {}, false, false, head_sent};
-    if (spans == kSpans && in_buf.size() > 0) continue;  // more already buffered
 
     expire(in, t.idle, t.deadline);
     auto [rec, rn] = co_await in.async_read_some(in_buf.prepare(kReadSize), tok);

@@ -66,10 +66,12 @@ struct RelayTimeouts {
 // bytes already buffered when there are any; when those bytes are already
 // malformed, nothing is written (the caller can still send a clean reply).
 // On success, `in_buf` holds
-// only bytes after the body. `moved` counts body bytes written.
+// only bytes after the body. `moved` counts body bytes written. Each write
+// is one buffer assembled in `scratch` (reused across exchanges).
 boost::asio::awaitable<RelayResult> relayBody(AnyStream& in, boost::beast::flat_buffer& in_buf, BodyDecoder& dec,
                                               AnyStream& out, BodyKind out_kind, std::string_view prefix,
-                                              RelayTimeouts t, const BodyTap& tap, uint64_t& moved);
+                                              RelayTimeouts t, const BodyTap& tap, uint64_t& moved,
+                                              std::string& scratch);
 
 // Reads the whole body into `body` (for a request that may be sent again).
 boost::asio::awaitable<RelayResult> readBody(AnyStream& in, boost::beast::flat_buffer& in_buf, BodyDecoder& dec,

@@ -53,7 +53,7 @@ boost::asio::awaitable<bool> HttpConnection::forwardResponse(Exchange& x, Reques
   BodyDecoder dec(ur.framing, responseBodyLimits());
   BodyTap tap{observers_.get(), &x, BodyDirection::response};
   auto relay =
-      co_await relayBody(up->stream, ur.buf, dec, down_, out.kind, head_, {t.idle, x.deadline}, tap, x.bytes_out);
+      co_await relayBody(up->stream, ur.buf, dec, down_, out.kind, head_, {t.idle, x.deadline}, tap, x.bytes_out, out_);
   if (relay.head_sent) {
     x.status = status;
     x.response_started = true;

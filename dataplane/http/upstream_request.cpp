@@ -318,7 +318,7 @@ asio::awaitable<HttpConnection::SendResult> HttpConnection::sendAndReadHead(Exch
       BodyTap tap{observers_.get(), &x, BodyDirection::request};
       auto relay = co_await relayBody(down_, buf_, rq.body, up->stream, out_framing.kind,
                                       rq.expect_continue ? std::string_view() : std::string_view(head_),
-                                      {t.idle, x.deadline}, tap, x.bytes_in);
+                                      {t.idle, x.deadline}, tap, x.bytes_in, out_);
       if (!relay.ok()) {
         if (relay.on_read) {
           out.local_reply = relay.too_large                     ? LocalReply::body_too_large
