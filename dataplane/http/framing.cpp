@@ -17,7 +17,9 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
+}  // namespace
+
+bool iequalsAscii(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
     char x = a[i], y = b[i];
@@ -27,6 +29,8 @@ bool iequals(std::string_view a, std::string_view b) {
   }
   return true;
 }
+
+namespace {
 
 // Every Transfer-Encoding line of a message, read as one list (RFC 9110
 // §5.3), must say exactly "chunked": hawser decodes no other coding, and a
@@ -42,7 +46,7 @@ bool transferEncodingIsChunked(const http::fields& f, bool& present) {
     for (;;) {
       auto comma = list.find(',');
       auto token = trim(list.substr(0, comma));
-      if (!iequals(token, "chunked")) return false;
+      if (!iequalsAscii(token, "chunked")) return false;
       ++chunked;
       if (comma == std::string_view::npos) break;
       list.remove_prefix(comma + 1);

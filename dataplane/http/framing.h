@@ -57,6 +57,9 @@ void stripFraming(boost::beast::http::fields& f);
 // no body or a close-delimited one.
 void appendFramingHeader(const Framing& f, std::string& out);
 
+// ASCII case-insensitive equality, as HTTP tokens and names compare.
+bool iequalsAscii(std::string_view a, std::string_view b);
+
 // Parses a Content-Length value: 1*DIGIT, or a list of identical values
 // ("5, 5", RFC 9110 §8.6). False for anything else or overflow.
 bool parseContentLength(std::string_view value, uint64_t& out);

@@ -15,12 +15,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 constexpr std::string_view kXfcc = "x-forwarded-client-cert";
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // An Upgrade hawser relays as a tunnel. `h2c` never is: its frames would
 // carry headers (a forged x-forwarded-client-cert, say) past every filter.
 // Returns whether any protocol is left to upgrade to.
@@ -34,7 +28,7 @@ bool keepRelayableUpgrade(RequestHead& req) {
     auto token = list.substr(0, comma);
     while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
     while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-    if (!token.empty() && !iequals(token, "h2c")) kept.append(kept.empty() ? "" : ", ").append(token);
+    if (!token.empty() && !iequalsAscii(token, "h2c")) kept.append(kept.empty() ? "" : ", ").append(token);
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
@@ -80,7 +74,7 @@ void HttpConnection::rewriteRequest(Exchange& x, Request& rq, const ListenerSpec
   auto& req = rq.head();
   rq.upgrade = x.version >= 11 && isUpgradeRequest(req) && !rq.hasBody() && keepRelayableUpgrade(req);
   if (auto e = req.find(http::field::expect); e != req.end()) {
-    rq.expect_continue = iequals(e->value(), "100-continue") && rq.hasBody();
+    rq.expect_continue = iequalsAscii(e->value(), "100-continue") && rq.hasBody();
     req.erase(http::field::expect);
   }
   removeHopByHop(req, rq.upgrade);

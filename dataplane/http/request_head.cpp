@@ -8,14 +8,6 @@
 namespace hawser::http1 {
 namespace http = boost::beast::http;
 
-namespace {
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-}  // namespace
-
 // RFC 3986 authority as RFC 9110 §7.2 allows in Host: reg-name or IPv4
 // (unreserved, pct-encoded, sub-delims), or an IP literal in brackets, and
 // an optional port. No userinfo, no path, no white space.
@@ -50,9 +42,9 @@ bool validHost(std::string_view h) {
 
 std::string_view absoluteAuthority(std::string_view target) {
   size_t scheme = 0;
-  if (target.size() > 7 && iequals(target.substr(0, 7), "http://"))
+  if (target.size() > 7 && iequalsAscii(target.substr(0, 7), "http://"))
     scheme = 7;
-  else if (target.size() > 8 && iequals(target.substr(0, 8), "https://"))
+  else if (target.size() > 8 && iequalsAscii(target.substr(0, 8), "https://"))
     scheme = 8;
   else
     return {};
@@ -95,7 +87,7 @@ HeadCheck checkRequestHead(const RequestHead& req, const config::Limits& limits)
   if (req.method() == http::verb::connect) {
     if (!validHost(target)) return refuse(LocalReply::bad_request, "bad-connect-target");
   } else if (auto abs = absoluteAuthority(target); !abs.empty()) {
-    if (!validHost(abs) || (hosts == 1 && !iequals(abs, host))) {
+    if (!validHost(abs) || (hosts == 1 && !iequalsAscii(abs, host))) {
       return refuse(LocalReply::bad_request, "target-host-mismatch");
     }
   } else if (!(target.starts_with("/") || (target == "*" && req.method() == http::verb::options))) {

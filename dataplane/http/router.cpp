@@ -17,11 +17,6 @@ namespace {
 // Pins a route's subset by name (policy/route_split.h), e.g. to try a canary.
 constexpr std::string_view kSubsetHeader = policy::kSubsetOverrideHeader;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 }  // namespace
 
 // Splits "host[:port]" (with [v6] support). Port 0 when absent.
@@ -63,7 +58,7 @@ std::optional<LocalReply> HttpConnection::route(Exchange& x, Request& rq, const 
     // An absolute-form target (its authority already checked against Host
     // by the codec) becomes origin-form with that authority in Host.
     std::string_view target = req.target();
-    if (target.size() > 7 && iequals(target.substr(0, 7), "http://")) {
+    if (target.size() > 7 && iequalsAscii(target.substr(0, 7), "http://")) {
       auto rest = target.substr(7);
       const size_t end = std::min(rest.find_first_of("/?"), rest.size());
       x.authority = std::string(rest.substr(0, end));
