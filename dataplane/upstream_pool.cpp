@@ -33,6 +33,7 @@ UpstreamConnection::~UpstreamConnection() {
 
 namespace {
 // A pooled connection the upstream closed (EOF) or wrote to unasked is dead.
+// For TLS the peek sees records (an alert, a late ticket): also not reused.
 bool stillAlive(tcp::socket& s) {
   char byte;
   ssize_t n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -40,8 +41,7 @@ bool stillAlive(tcp::socket& s) {
 }
 }  // namespace
 
-std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& key, std::chrono::milliseconds max_idle,
-                                                           bool replayable) {
+std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& key, std::chrono::milliseconds max_idle) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
   auto& list = it->second;
@@ -50,9 +50,11 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& ke
     auto conn = std::move(list.back());
     list.pop_back();
     const auto idle = now - conn->idle_since;
-    if (idle < max_idle && ((replayable && idle < kPeekAfter) || stillAlive(conn->stream.socket()))) {
-      boost::system::error_code ignored;
-      conn->stream.socket().cancel(ignored);  // the idle watch
+    // Bytes or a close waiting on it (a late body after a 204, more than
+    // Content-Length, a 408 before the upstream's keep-alive close) mean it
+    // is not at a message boundary: it is closed, never handed to this
+    // request. Checked here, when it is about to be used, with one peek.
+    if (idle < max_idle && stillAlive(conn->stream.socket())) {
       conn->reused = true;
       return conn;
     }
@@ -63,11 +65,10 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& ke
 asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                                             std::chrono::milliseconds connect_timeout,
                                                             std::chrono::milliseconds max_idle, bool fresh,
-                                                            const std::shared_ptr<ClusterPolicy>& limits,
-                                                            bool replayable) {
+                                                            const std::shared_ptr<ClusterPolicy>& limits) {
   const std::string key = tls ? ep->key + tls->pool_tag : ep->key;
   if (!fresh) {
-    if (auto conn = takeIdle(key, max_idle, replayable)) co_return Result{{}, std::move(conn), std::nullopt};
+    if (auto conn = takeIdle(key, max_idle)) co_return Result{{}, std::move(conn), std::nullopt};
   }
   if (!limits) co_return co_await connect(ep, tls, connect_timeout);
 
@@ -95,7 +96,7 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::End
     wake.expires_after(std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(5)));
     co_await wake.async_wait(tok);
     if (!fresh) {
-      if (auto conn = takeIdle(key, max_idle, replayable)) co_return Result{{}, std::move(conn), std::nullopt};
+      if (auto conn = takeIdle(key, max_idle)) co_return Result{{}, std::move(conn), std::nullopt};
     }
   }
   auto r = co_await connect(ep, tls, connect_timeout);
@@ -162,27 +163,14 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn, std::chrono::milliseconds max_idle) {
   auto& list = idle_[conn->pool_key];
   if (list.size() >= kMaxIdlePerEndpoint) return;  // closes it
-  // Bytes or a close already waiting (a late body after a 204, more than
-  // Content-Length) mean the connection is not at a message boundary: it
-  // is closed, never handed to the next request.
-  if (!stillAlive(conn->stream.socket())) return;
-  if (auto* tls = conn->stream.tls()) {  // records already read off the socket but not yet by hawser
+  if (auto* tls = conn->stream.tls()) {            // records already read off the socket but not yet by hawser
     SSL* ssl = tls->native_handle();
     if (SSL_pending(ssl) > 0 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) return;
   }
   conn->idle_since = std::chrono::steady_clock::now();
   conn->idle_until = conn->idle_since + max_idle;
   conn->stream.tcp().expires_never();
-  // Anything that arrives while it sits in the pool ends it too. The wait
-  // costs no system call; taking the connection cancels it.
-  auto* raw = conn.get();
-  conn->stream.socket().async_wait(tcp::socket::wait_read,
-                                   [this, raw, key = conn->pool_key](boost::system::error_code ec) {
-                                     if (ec) return;  // cancelled: taken from the pool, or closed
-                                     auto it = idle_.find(key);
-                                     if (it == idle_.end()) return;
-                                     std::erase_if(it->second, [raw](const auto& c) { return c.get() == raw; });
-                                   });
+  // Whether bytes or a close arrive while it waits is seen when it is taken.
   list.push_back(std::move(conn));
   for (auto* w : waiters_) w->cancel();
   armSweep(std::min(list.back()->idle_until, list.back()->idle_since + std::chrono::seconds(1)));

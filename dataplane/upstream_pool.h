@@ -67,13 +67,11 @@ class UpstreamPool {
   // or a new one connected within `connect_timeout`. With `limits`, a new
   // connection is pending (max_pending) until made, and waits for a free
   // max_connections slot (or an idle connection to `ep`) at most
-  // `connect_timeout`. `replayable`: the request can be sent again on a fresh
-  // connection if a pooled one turns out closed, so a connection idle for
-  // less than kPeekAfter is handed out without a liveness check (a syscall).
+  // `connect_timeout`. A pooled connection is handed out only after a peek
+  // shows nothing waiting on it (no close, no bytes nobody asked for).
   boost::asio::awaitable<Result> acquire(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                          std::chrono::milliseconds connect_timeout, std::chrono::milliseconds max_idle,
-                                         bool fresh = false, const std::shared_ptr<ClusterPolicy>& limits = nullptr,
-                                         bool replayable = false);
+                                         bool fresh = false, const std::shared_ptr<ClusterPolicy>& limits = nullptr);
   // Connects without consulting the pool (tunnels, passthrough).
   boost::asio::awaitable<Result> connect(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                          std::chrono::milliseconds timeout);
@@ -86,15 +84,9 @@ class UpstreamPool {
 
  private:
   static constexpr size_t kMaxIdlePerEndpoint = 256;
-  // A server that closes a keep-alive connection (its keep-alive timeout,
-  // typically seconds) may first write an unsolicited response (408); a
-  // connection idle this long is always checked so that is never read as the
-  // answer to the next request.
-  static constexpr std::chrono::milliseconds kPeekAfter{500};
   boost::asio::any_io_executor ex_;
   telemetry::WorkerMetrics& metrics_;
-  std::unique_ptr<UpstreamConnection> takeIdle(const std::string& key, std::chrono::milliseconds max_idle,
-                                               bool replayable);
+  std::unique_ptr<UpstreamConnection> takeIdle(const std::string& key, std::chrono::milliseconds max_idle);
   void armSweep(std::chrono::steady_clock::time_point when);
   void sweep();
 

@@ -48,8 +48,17 @@ asio::awaitable<void> HttpConnection::run() {
       const auto& svc = snap_->config->node.service;
       peer_stats_ = &w_.metrics().requestStats("inbound", svc.empty() ? "local" : svc, peer_identity_);
     }
-    while (co_await serveOne()) {
+    // An exception escaping an exchange still waits for the read ahead to
+    // end first: it refers to this connection's stream and buffer.
+    std::exception_ptr failure;
+    try {
+      while (co_await serveOne()) {
+      }
+    } catch (...) {
+      failure = std::current_exception();
     }
+    co_await read_ahead_.stop(down_);
+    if (failure) std::rethrow_exception(failure);
   }
   boost::system::error_code ignored;
   down_.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -105,7 +114,8 @@ asio::awaitable<bool> HttpConnection::serveOne() {
   if (auto reply = route(x, rq, *spec, rc)) co_return co_await localReply(x, *reply, &rq);
   rewriteRequest(x, rq, *spec);  // hop-by-hop, identity and forwarding headers
 
-  UpstreamResponse ur;
+  up_buf_.clear();
+  UpstreamResponse ur{up_buf_};
   co_await upstreamRequest(x, rq, *spec, rc, ur);  // admission, attempts, response head
   if (ur.client_gone) co_return false;
   if (ur.reply) co_return co_await localReply(x, *ur.reply, &rq);
@@ -116,6 +126,15 @@ asio::awaitable<bool> HttpConnection::serveOne() {
 // While draining, a request already on its way is still served (with
 // Connection: close); only an idle connection ends here.
 asio::awaitable<bool> HttpConnection::waitForRequest(const ListenerSpec& spec) {
+  if (read_ahead_.started()) {  // the read began while the last exchange waited upstream
+    if (read_ahead_.pending()) {
+      if (w_.draining()) co_return false;
+      guard_.setIdle(true);
+      co_await read_ahead_.wait(Clock::now() + spec.timeouts.idle);
+      guard_.setIdle(false);
+    }
+    co_return !read_ahead_.take() && buf_.size() > 0;
+  }
   if (buf_.size() > 0) co_return true;
   if (w_.draining() && !down_.socket().available()) co_return false;
   guard_.setIdle(true);
@@ -132,7 +151,10 @@ asio::awaitable<bool> HttpConnection::waitForRequest(const ListenerSpec& spec) {
 // request is refused; x.reason "closed" means the client left mid-head.
 asio::awaitable<std::optional<LocalReply>> HttpConnection::readRequest(Exchange& x, Request& rq) {
   const auto& limits = snap_->config->limits;
-  auto ec = co_await readHead(down_, buf_, rq.parser, limits.max_header_bytes, Clock::now() + limits.header_timeout);
+  boost::system::error_code ec;
+  if (!parseBufferedHead(buf_, rq.parser, limits.max_header_bytes, ec)) {  // usually whole in the first read
+    ec = co_await readHead(down_, buf_, rq.parser, limits.max_header_bytes, Clock::now() + limits.header_timeout);
+  }
   if (ec) {
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
         ec == asio::ssl::error::stream_truncated || ec == asio::error::operation_aborted) {

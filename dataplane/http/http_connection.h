@@ -27,6 +27,7 @@
 #include "dataplane/http/exchange.h"
 #include "dataplane/http/framing.h"
 #include "dataplane/http/message_io.h"
+#include "dataplane/http/read_ahead.h"
 #include "dataplane/local_reply.h"
 #include "dataplane/snapshot.h"
 #include "dataplane/upstream_pool.h"
@@ -97,11 +98,12 @@ class Admission {
 
 // What the attempt loop leaves: a response head to forward, or a reply.
 struct UpstreamResponse {
+  explicit UpstreamResponse(boost::beast::flat_buffer& b) : buf(b) {}
+  boost::beast::flat_buffer& buf;  // bytes read after the response head (the connection's, reused)
   Admission admission;
   std::unique_ptr<UpstreamConnection> conn;
   std::optional<ResponseParser> parser;
   Framing framing;                  // of the response body, decided from its head
-  boost::beast::flat_buffer buf;    // bytes read after the response head
   std::optional<LocalReply> reply;  // no response to forward: answer this
   bool client_gone = false;         // the client went away meanwhile
   bool retried_read_failure = false;
@@ -152,13 +154,6 @@ class HttpConnection {
   boost::asio::awaitable<void> connectTunnel(Exchange& x, Request& rq, const ListenerSpec& spec);
   boost::asio::awaitable<void> upgradeTunnel(Exchange& x, UpstreamResponse& ur, const RouteChoice& rc);
 
-  // While an exchange waits for its upstream, a client that closes its
-  // connection cancels the wait (its request is abandoned, nothing is sent).
-  struct DownstreamWatch;
-  void watchDownstream(UpstreamConnection& up);
-  void unwatchDownstream();
-  bool downstreamGone() const;
-
   BodyLimits requestBodyLimits() const;
   BodyLimits responseBodyLimits() const;
 
@@ -182,7 +177,11 @@ class HttpConnection {
   telemetry::RequestStats* outbound_peer_stats_ = nullptr;
   telemetry::RequestStats* unrouted_stats_ = nullptr;  // requests no service took (service="unrouted")
   telemetry::RequestStats* unroutedStats();
-  std::shared_ptr<DownstreamWatch> watch_;  // made on first use, shared with its wait's handler
+  // While an exchange waits for its upstream, the client's next read is
+  // already outstanding: a client that closes its connection meanwhile
+  // cancels the wait (its request is abandoned).
+  ReadAhead read_ahead_{down_.get_executor()};
+  boost::beast::flat_buffer up_buf_;  // upstream bytes after a response head; empty between exchanges
 };
 
 // Splits "host[:port]" (with [v6] support). Port 0 when absent.

@@ -25,57 +25,65 @@ namespace {
 // One read's worth: a TLS record's payload, and what a socket usually has.
 constexpr size_t kReadSize = 16 * 1024;
 
-template <class Parser>
-asio::awaitable<boost::system::error_code> readHeadImpl(AnyStream& s, beast::flat_buffer& buf, Parser& p, size_t limit,
-                                                        Deadline until, bool reply_on_timeout) {
-  p.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limit, UINT32_MAX)));
-  p.skip(true);  // framing is decided by framing.h, not by the parser
-  for (;;) {
-    if (buf.size() > 0) {
-      boost::system::error_code ec;
-      buf.consume(p.put(buf.data(), ec));
-      if (!ec && p.is_header_done()) co_return boost::system::error_code{};
-      if (ec && ec != http::error::need_more) co_return ec;
-    }
-    if (buf.size() >= limit) co_return http::error::header_limit;
-    auto space = buf.prepare(std::min(kReadSize, limit - buf.size()));
-    if (reply_on_timeout) {
-      // The stream's own timer closes the socket when it fires; a client
-      // that is too slow is owed its 408, so this read is cancelled instead.
-      s.tcp().expires_never();
-      asio::steady_timer timer(s.get_executor(), until);
-      auto r = co_await (s.async_read_some(space, tok) || timer.async_wait(tok));
-      if (r.index() == 1) co_return beast::error::timeout;
-      auto [ec, n] = std::get<0>(r);
-      if (ec) co_return ec;
-      buf.commit(n);
-      continue;
-    }
-    s.tcp().expires_at(until);
-    auto [ec, n] = co_await s.async_read_some(space, tok);
-    if (ec) co_return ec;
-    buf.commit(n);
-  }
-}
-
 std::string_view bufferedView(const beast::flat_buffer& b, size_t from) {
   auto d = b.data();
   return std::string_view(static_cast<const char*>(d.data()) + from, d.size() - from);
 }
 }  // namespace
 
+template <class Parser>
+bool parseBufferedHead(beast::flat_buffer& buf, Parser& p, size_t limit, boost::system::error_code& ec) {
+  p.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limit, UINT32_MAX)));
+  p.skip(true);  // framing is decided by framing.h, not by the parser
+  ec = {};
+  if (buf.size() > 0) {
+    buf.consume(p.put(buf.data(), ec));
+    if (!ec && p.is_header_done()) return true;
+    if (ec && ec != http::error::need_more) return true;
+    ec = {};
+  }
+  if (buf.size() >= limit) {
+    ec = http::error::header_limit;
+    return true;
+  }
+  return false;
+}
+template bool parseBufferedHead(beast::flat_buffer&, RequestParser&, size_t, boost::system::error_code&);
+template bool parseBufferedHead(beast::flat_buffer&, ResponseParser&, size_t, boost::system::error_code&);
+
+template <class Parser>
+asio::awaitable<boost::system::error_code> readHead(AnyStream& s, beast::flat_buffer& buf, Parser& p, size_t limit,
+                                                    Deadline until) {
+  constexpr bool reply_on_timeout = Parser::is_request::value;  // a client is owed its 408
+  for (;;) {
+    boost::system::error_code ec;
+    if (parseBufferedHead(buf, p, limit, ec)) co_return ec;
+    auto space = buf.prepare(std::min(kReadSize, limit - buf.size()));
+    if constexpr (reply_on_timeout) {
+      // The stream's own timer closes the socket when it fires; a client
+      // that is too slow is owed its 408, so this read is cancelled instead.
+      s.tcp().expires_never();
+      asio::steady_timer timer(s.get_executor(), until);
+      auto r = co_await (s.async_read_some(space, tok) || timer.async_wait(tok));
+      if (r.index() == 1) co_return beast::error::timeout;
+      auto [rec, n] = std::get<0>(r);
+      if (rec) co_return rec;
+      buf.commit(n);
+    } else {
+      s.tcp().expires_at(until);
+      auto [rec, n] = co_await s.async_read_some(space, tok);
+      if (rec) co_return rec;
+      buf.commit(n);
+    }
+  }
+}
+template asio::awaitable<boost::system::error_code> readHead(AnyStream&, beast::flat_buffer&, RequestParser&, size_t,
+                                                             Deadline);
+template asio::awaitable<boost::system::error_code> readHead(AnyStream&, beast::flat_buffer&, ResponseParser&, size_t,
+                                                             Deadline);
+
 void expire(AnyStream& s, std::chrono::milliseconds op, Deadline deadline) {
   s.tcp().expires_at(std::min(Clock::now() + op, deadline));
-}
-
-asio::awaitable<boost::system::error_code> readHead(AnyStream& s, beast::flat_buffer& buf, RequestParser& parser,
-                                                    size_t limit, Deadline until) {
-  co_return co_await readHeadImpl(s, buf, parser, limit, until, /*reply_on_timeout=*/true);
-}
-
-asio::awaitable<boost::system::error_code> readHead(AnyStream& s, beast::flat_buffer& buf, ResponseParser& parser,
-                                                    size_t limit, Deadline until) {
-  co_return co_await readHeadImpl(s, buf, parser, limit, until, /*reply_on_timeout=*/false);
 }
 
 asio::awaitable<boost::system::error_code> writeAll(AnyStream& out, std::string_view bytes,

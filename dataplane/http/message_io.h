@@ -30,10 +30,15 @@ void expire(AnyStream& s, std::chrono::milliseconds op, Deadline deadline);
 // Bytes after the head stay in `buf`. A request head that is late leaves
 // the connection open (beast::error::timeout) so the client gets its 408. The parser is set to skip the body:
 // the body is framed by framing.h, never by the parser.
-boost::asio::awaitable<boost::system::error_code> readHead(AnyStream& s, boost::beast::flat_buffer& buf,
-                                                           RequestParser& parser, size_t limit, Deadline until);
-boost::asio::awaitable<boost::system::error_code> readHead(AnyStream& s, boost::beast::flat_buffer& buf,
-                                                           ResponseParser& parser, size_t limit, Deadline until);
+// (Instantiated for RequestParser and ResponseParser.)
+template <class Parser>
+boost::asio::awaitable<boost::system::error_code> readHead(AnyStream& s, boost::beast::flat_buffer& buf, Parser& parser,
+                                                           size_t limit, Deadline until);
+// The part of readHead that needs no read: feeds what `buf` holds to the
+// parser. True when that settled it (the head is whole, or `ec` says why
+// not); false when more bytes are needed.
+template <class Parser>
+bool parseBufferedHead(boost::beast::flat_buffer& buf, Parser& parser, size_t limit, boost::system::error_code& ec);
 
 // Where body bytes are shown to the exchange observers.
 struct BodyTap {

@@ -140,7 +140,6 @@ asio::awaitable<void> HttpConnection::upstreamRequest(Exchange& x, Request& rq, 
 
   up_tls_ = upstreamTls(w_, cluster);
   discovery::EndpointPtr previous;
-  const bool idempotent = policy::isIdempotentMethod(x.method) || retry.allow_non_idempotent;
   for (std::uint32_t attempt = 1;; ++attempt) {
     auto ep = rc.fixed ? rc.fixed : cluster.pick(w_.id(), previous.get(), rc.subset);
     if (!ep) {
@@ -160,11 +159,7 @@ asio::awaitable<void> HttpConnection::upstreamRequest(Exchange& x, Request& rq, 
     policy::UpstreamOutcome outcome = policy::UpstreamOutcome::connectFailure();
     bool reached = false;
     std::optional<LocalReply> final_reply;
-    // A pooled connection may be handed out without a liveness check when
-    // the request can be sent again on a fresh one if it turns out closed.
-    const bool replayable = (!rq.hasBody() || rq.buffered) && idempotent;
-    auto r = co_await w_.pool().acquire(ep, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle, false, cluster.policy,
-                                        replayable);
+    auto r = co_await w_.pool().acquire(ep, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle, false, cluster.policy);
     if (r.overflow) {  // the circuit breaker: fail fast, no retry
       pstats.overflow[static_cast<size_t>(*r.overflow)]->Increment();
       ur.reply = LocalReply::overflow;
@@ -341,10 +336,19 @@ asio::awaitable<HttpConnection::SendResult> HttpConnection::sendAndReadHead(Exch
     boost::system::error_code rec;
     for (unsigned informational = 0;;) {
       ur.parser.emplace();
-      watchDownstream(*up);
+      // The client's next read watches it while the upstream answers (not
+      // when it already sent more, or will speak another protocol).
+      if (!read_ahead_.started() && buf_.size() == 0 && rq.bodyConsumed() && !rq.upgrade) {
+        read_ahead_.start(down_, buf_);
+      }
+      if (read_ahead_.gone()) {
+        out.client_gone = true;
+        co_return out;
+      }
+      read_ahead_.cancelOnGone(&up->stream.socket());
       rec = co_await readHead(up->stream, ur.buf, *ur.parser, kMaxResponseHead, head_deadline);
-      unwatchDownstream();
-      if (rec && downstreamGone()) {
+      read_ahead_.cancelOnGone(nullptr);
+      if (rec && read_ahead_.gone()) {
         out.client_gone = true;  // the client left: the upstream connection is abandoned
         co_return out;
       }
@@ -412,46 +416,6 @@ asio::awaitable<HttpConnection::SendResult> HttpConnection::sendAndReadHead(Exch
     out.outcome = rec == beast::error::timeout ? policy::UpstreamOutcome::timeout() : policy::UpstreamOutcome::reset();
     co_return out;
   }
-}
-
-struct HttpConnection::DownstreamWatch {
-  bool active = false;
-  bool gone = false;
-  int fd = -1;
-  UpstreamConnection* upstream = nullptr;
-};
-
-// The wait costs no system call; only a readable downstream (the client
-// closed, or sent its next request early) is looked at, with one peek.
-void HttpConnection::watchDownstream(UpstreamConnection& up) {
-  if (buf_.size() > 0) return;  // already read ahead: the client is there
-  if (!watch_) watch_ = std::make_shared<DownstreamWatch>();
-  watch_->active = true;
-  watch_->gone = false;
-  watch_->fd = down_.socket().native_handle();
-  watch_->upstream = &up;
-  down_.socket().async_wait(asio::ip::tcp::socket::wait_read, [w = watch_](boost::system::error_code ec) {
-    if (ec || !w->active) return;
-    char byte;
-    const ssize_t n = ::recv(w->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-      w->gone = true;
-      boost::system::error_code ignored;
-      if (w->upstream) w->upstream->stream.socket().cancel(ignored);
-    }
-  });
-}
-
-void HttpConnection::unwatchDownstream() {
-  if (!watch_ || !watch_->active) return;
-  watch_->active = false;
-  watch_->upstream = nullptr;
-  boost::system::error_code ignored;
-  down_.socket().cancel(ignored);
-}
-
-bool HttpConnection::downstreamGone() const {
-  return watch_ && watch_->gone;
 }
 
 // Replaces `up` with a fresh connection to the same endpoint.
