@@ -118,8 +118,11 @@ class HttpConnection {
   // --- http_connection.cpp ---
   const ListenerSpec* listener();
   boost::asio::awaitable<bool> serveOne();
+  std::optional<bool> requestReadyNow();
   boost::asio::awaitable<bool> waitForRequest(const ListenerSpec& spec);
-  boost::asio::awaitable<std::optional<LocalReply>> readRequest(Exchange& x, Request& rq);
+  bool headBuffered(Request& rq, boost::system::error_code& ec);
+  boost::asio::awaitable<boost::system::error_code> readRequestHead(Request& rq);
+  std::optional<LocalReply> decodeRequest(Exchange& x, Request& rq, boost::system::error_code ec);
   // Completes the exchange: the observers, once.
   boost::asio::awaitable<bool> localReply(Exchange& x, LocalReply r, const Request* rq);
   bool keepAliveAfterReply(const Request& rq) const;

@@ -288,7 +288,9 @@ asio::awaitable<HttpConnection::SendResult> HttpConnection::sendAndReadHead(Exch
     head_.append("\r\n");
     if (rq.buffered) head_.append(rq.replay);
     if (!streaming || rq.expect_continue) {
-      if (auto wec = co_await writeAll(up->stream, head_, t.idle, x.deadline)) {
+      expire(up->stream, t.idle, x.deadline);
+      auto [wec, wn] = co_await asio::async_write(up->stream, asio::buffer(head_), tok);
+      if (wec) {
         if (stale(wec)) {
           if (co_await reconnect(up, t)) {
             stale_retried = true;
