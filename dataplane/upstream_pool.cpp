@@ -66,10 +66,12 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::End
                                                             std::chrono::milliseconds connect_timeout,
                                                             std::chrono::milliseconds max_idle, bool fresh,
                                                             const std::shared_ptr<ClusterPolicy>& limits) {
-  const std::string key = tls ? ep->key + tls->pool_tag : ep->key;
-  if (!fresh) {
-    if (auto conn = takeIdle(key, max_idle)) co_return Result{{}, std::move(conn), std::nullopt};
+  if (!fresh) {  // the usual case, without making the key (reused scratch)
+    key_.assign(ep->key);
+    if (tls) key_ += tls->pool_tag;
+    if (auto conn = takeIdle(key_, max_idle)) co_return Result{{}, std::move(conn), std::nullopt};
   }
+  const std::string key = tls ? ep->key + tls->pool_tag : ep->key;
   if (!limits) co_return co_await connect(ep, tls, connect_timeout);
 
   if (!limits->tryStartPending())

@@ -91,6 +91,7 @@ class UpstreamPool {
   void sweep();
 
   std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
+  std::string key_;                                // scratch for acquire's first look
   std::list<boost::asio::steady_timer*> waiters_;  // requests waiting for a connection; release wakes them
   boost::asio::steady_timer sweep_timer_;
   bool sweeping_ = false;

@@ -169,11 +169,16 @@ class HttpConnection {
   std::shared_ptr<const Snapshot> snap_;
   std::shared_ptr<const ExchangeObservers> observers_;
   const ListenerSpec* spec_ = nullptr;
-  std::string head_;                               // a serialized head (and small body), reused by every exchange
-  std::string out_;                                // what one body write sends (framing included), reused
-  std::string peer_identity_;                      // verified client identity (inbound TLS)
+  std::string head_;           // a serialized head (and small body), reused by every exchange
+  std::string out_;            // what one body write sends (framing included), reused
+  std::string peer_identity_;  // verified client identity (inbound TLS)
+  std::string xfcc_;           // the XFCC value for it, made for xfcc_for_
+  std::shared_ptr<const TlsState> xfcc_for_;
   telemetry::RequestStats* peer_stats_ = nullptr;  // inbound series labelled with that identity
-  std::optional<UpstreamTls> up_tls_;
+  std::optional<UpstreamTls> up_tls_;              // for up_tls_cluster_, made from up_tls_state_
+  std::shared_ptr<Cluster> up_tls_cluster_;
+  std::shared_ptr<const TlsState> up_tls_state_;
+  void useUpstreamTls(const std::shared_ptr<Cluster>& c);
   policy::Random rng_{std::random_device{}()};
   std::optional<std::chrono::seconds> retry_after_;  // for a 429 being sent
   std::string outbound_peer_;                        // cache of the last outbound peer's series

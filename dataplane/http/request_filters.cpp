@@ -87,10 +87,14 @@ void HttpConnection::rewriteRequest(Exchange& x, Request& rq, const ListenerSpec
   req.erase(kXfcc);
   if (spec.kind == ListenerSpec::Kind::inbound) {
     if (!peer_identity_.empty()) {
-      const auto* own = w_.tls() ? &w_.tls()->identity : nullptr;
-      // As Envoy writes it: a URI SAN identity as URI=, a DNS one as DNS=.
-      const char* kind = peer_identity_.find("://") != std::string::npos ? "URI=" : "DNS=";
-      req.set(kXfcc, (own && !own->empty() ? "By=" + *own + ";" : std::string()) + kind + peer_identity_);
+      if (xfcc_for_ != w_.tls() || xfcc_.empty()) {  // once per connection (and certificate rotation)
+        xfcc_for_ = w_.tls();
+        const auto* own = xfcc_for_ ? &xfcc_for_->identity : nullptr;
+        // As Envoy writes it: a URI SAN identity as URI=, a DNS one as DNS=.
+        const char* kind = peer_identity_.find("://") != std::string::npos ? "URI=" : "DNS=";
+        xfcc_ = (own && !own->empty() ? "By=" + *own + ";" : std::string()) + kind + peer_identity_;
+      }
+      req.set(kXfcc, xfcc_);
     }
   }
   // The scheme the client used: a verified peer sidecar reports its own

@@ -50,7 +50,7 @@ boost::asio::awaitable<void> HttpConnection::connectTunnel(Exchange& x, Request&
     if (!pick || (tried && pick == tried)) break;
     tried = pick;
     x.upstream = pick->key;
-    up_tls_ = upstreamTls(w_, *cluster);
+    useUpstreamTls(cluster);
     auto r = co_await w_.pool().acquire(pick, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle, /*fresh=*/true,
                                         cluster->policy);
     if (r.overflow) {

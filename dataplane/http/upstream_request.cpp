@@ -138,7 +138,7 @@ asio::awaitable<void> HttpConnection::upstreamRequest(Exchange& x, Request& rq, 
     rq.buffered = true;
   }
 
-  up_tls_ = upstreamTls(w_, cluster);
+  useUpstreamTls(rc.cluster);
   discovery::EndpointPtr previous;
   for (std::uint32_t attempt = 1;; ++attempt) {
     auto ep = rc.fixed ? rc.fixed : cluster.pick(w_.id(), previous.get(), rc.subset);
@@ -418,6 +418,15 @@ asio::awaitable<HttpConnection::SendResult> HttpConnection::sendAndReadHead(Exch
     out.outcome = rec == beast::error::timeout ? policy::UpstreamOutcome::timeout() : policy::UpstreamOutcome::reset();
     co_return out;
   }
+}
+
+// The TLS settings for the cluster's upstreams, kept while the cluster and
+// the worker's TLS material stay the ones they were made from.
+void HttpConnection::useUpstreamTls(const std::shared_ptr<Cluster>& c) {
+  if (up_tls_cluster_ == c && up_tls_state_ == w_.tls()) return;
+  up_tls_cluster_ = c;
+  up_tls_state_ = w_.tls();
+  up_tls_ = upstreamTls(w_, *c);
 }
 
 // Replaces `up` with a fresh connection to the same endpoint.
