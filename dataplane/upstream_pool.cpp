@@ -62,14 +62,19 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& ke
   return nullptr;
 }
 
+std::unique_ptr<UpstreamConnection> UpstreamPool::reuse(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
+                                                        std::chrono::milliseconds max_idle) {
+  key_.assign(ep->key);  // a reused scratch: the usual case makes no string
+  if (tls) key_ += tls->pool_tag;
+  return takeIdle(key_, max_idle);
+}
+
 asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                                             std::chrono::milliseconds connect_timeout,
                                                             std::chrono::milliseconds max_idle, bool fresh,
                                                             const std::shared_ptr<ClusterPolicy>& limits) {
-  if (!fresh) {  // the usual case, without making the key (reused scratch)
-    key_.assign(ep->key);
-    if (tls) key_ += tls->pool_tag;
-    if (auto conn = takeIdle(key_, max_idle)) co_return Result{{}, std::move(conn), std::nullopt};
+  if (!fresh) {
+    if (auto conn = reuse(ep, tls, max_idle)) co_return Result{{}, std::move(conn), std::nullopt};
   }
   const std::string key = tls ? ep->key + tls->pool_tag : ep->key;
   if (!limits) co_return co_await connect(ep, tls, connect_timeout);

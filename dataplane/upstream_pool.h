@@ -72,6 +72,10 @@ class UpstreamPool {
   boost::asio::awaitable<Result> acquire(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                          std::chrono::milliseconds connect_timeout, std::chrono::milliseconds max_idle,
                                          bool fresh = false, const std::shared_ptr<ClusterPolicy>& limits = nullptr);
+  // acquire's first step, without a coroutine: an idle connection to `ep`
+  // that passes the same checks, or null.
+  std::unique_ptr<UpstreamConnection> reuse(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
+                                            std::chrono::milliseconds max_idle);
   // Connects without consulting the pool (tunnels, passthrough).
   boost::asio::awaitable<Result> connect(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                          std::chrono::milliseconds timeout);

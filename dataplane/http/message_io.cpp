@@ -93,35 +93,47 @@ asio::awaitable<boost::system::error_code> writeAll(AnyStream& out, std::string_
   co_return ec;
 }
 
+BodyDecoder::Status frameBuffered(beast::flat_buffer& in_buf, BodyDecoder& dec, BodyKind out_kind,
+                                  std::string_view prefix, const BodyTap& tap, uint64_t& moved, std::string& scratch) {
+  const bool chunked = out_kind == BodyKind::chunked;
+  char size_line[20];
+  scratch.clear();
+  scratch.append(prefix);
+  size_t consumed = 0;
+  BodyDecoder::Status status = dec.done() ? BodyDecoder::Status::done : BodyDecoder::Status::more;
+  while (status != BodyDecoder::Status::done && consumed < in_buf.size()) {
+    auto st = dec.step(bufferedView(in_buf, consumed));
+    consumed += st.consumed;
+    status = st.status;
+    if (!st.data.empty()) {
+      tap(st.data);
+      moved += st.data.size();
+      if (chunked) scratch.append(chunkHeader(st.data.size(), size_line));
+      scratch.append(st.data);
+      if (chunked) scratch.append(kChunkEnd);
+    }
+    if (status == BodyDecoder::Status::error || status == BodyDecoder::Status::more) break;
+  }
+  if (status == BodyDecoder::Status::done && chunked) scratch.append(kLastChunk);
+  in_buf.consume(consumed);  // what it framed is copied into scratch
+  return status;
+}
+
+bool bodyBuffered(const Framing& f, const beast::flat_buffer& buf) {
+  return f.kind == BodyKind::none || (f.kind == BodyKind::length && buf.size() >= f.length);
+}
+
 asio::awaitable<RelayResult> relayBody(AnyStream& in, beast::flat_buffer& in_buf, BodyDecoder& dec, AnyStream& out,
                                        BodyKind out_kind, std::string_view prefix, RelayTimeouts t, const BodyTap& tap,
                                        uint64_t& moved, std::string& scratch) {
   const bool chunked = out_kind == BodyKind::chunked;
   bool head_sent = prefix.empty();
-  char size_line[20];
   for (;;) {
     // What one read brought, framed, goes out as one buffer: over TLS a
     // buffer sequence would be one record (and one send) per buffer.
-    scratch.clear();
-    scratch.append(prefix);
-    size_t consumed = 0;
-    BodyDecoder::Status status = dec.done() ? BodyDecoder::Status::done : BodyDecoder::Status::more;
-    while (status != BodyDecoder::Status::done && consumed < in_buf.size()) {
-      auto st = dec.step(bufferedView(in_buf, consumed));
-      consumed += st.consumed;
-      status = st.status;
-      if (!st.data.empty()) {
-        tap(st.data);
-        moved += st.data.size();
-        if (chunked) scratch.append(chunkHeader(st.data.size(), size_line));
-        scratch.append(st.data);
-        if (chunked) scratch.append(kChunkEnd);
-      }
-      if (status == BodyDecoder::Status::error || status == BodyDecoder::Status::more) break;
-    }
+    const auto status = frameBuffered(in_buf, dec, out_kind, prefix, tap, moved, scratch);
     const bool done = status == BodyDecoder::Status::done;
     const bool failed = status == BodyDecoder::Status::error;
-    if (done && chunked) scratch.append(kLastChunk);
     if (!scratch.empty() && !(failed && !prefix.empty())) {
       expire(out, t.idle, t.deadline);
       auto [wec, wn] = co_await asio::async_write(out, asio::buffer(scratch), tok);
@@ -129,7 +141,6 @@ asio::awaitable<RelayResult> relayBody(AnyStream& in, beast::flat_buffer& in_buf
       head_sent = true;
     }
     prefix = {};
-    in_buf.consume(consumed);
     if (failed) co_return RelayResult{{}, dec.error(), dec.tooLarge(), true, head_sent};
     if (done) co_return RelayResult{{}, {}, false, false, head_sent};
 

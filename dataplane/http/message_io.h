@@ -73,6 +73,13 @@ struct RelayTimeouts {
 // On success, `in_buf` holds
 // only bytes after the body. `moved` counts body bytes written. Each write
 // is one buffer assembled in `scratch` (reused across exchanges).
+// Decodes what `in_buf` holds of a body into `scratch` (after `prefix`),
+// framed for `out_kind`, and consumes it; returns the decoder's status.
+BodyDecoder::Status frameBuffered(boost::beast::flat_buffer& in_buf, BodyDecoder& dec, BodyKind out_kind,
+                                  std::string_view prefix, const BodyTap& tap, uint64_t& moved, std::string& scratch);
+// The whole body is already in `buf` (none, or all of a Content-Length body).
+bool bodyBuffered(const Framing& f, const boost::beast::flat_buffer& buf);
+
 boost::asio::awaitable<RelayResult> relayBody(AnyStream& in, boost::beast::flat_buffer& in_buf, BodyDecoder& dec,
                                               AnyStream& out, BodyKind out_kind, std::string_view prefix,
                                               RelayTimeouts t, const BodyTap& tap, uint64_t& moved,

@@ -3,6 +3,9 @@
 // keep-alive decision in), then its body through the decoder. The upstream
 // connection goes back to the pool only when the response ended exactly
 // where its framing said, with nothing after it.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 
 #include "dataplane/http/http_connection.h"
@@ -12,6 +15,7 @@
 namespace hawser::http1 {
 namespace beast = boost::beast;
 namespace http = beast::http;
+constexpr auto tok = boost::asio::as_tuple(boost::asio::use_awaitable);
 
 namespace {
 // How the client gets a body framed `in`: a chunked or close-delimited
@@ -52,8 +56,17 @@ boost::asio::awaitable<bool> HttpConnection::forwardResponse(Exchange& x, Reques
   // (one send, one TLS record for a small response); the rest is relayed.
   BodyDecoder dec(ur.framing, responseBodyLimits());
   BodyTap tap{observers_.get(), &x, BodyDirection::response};
-  auto relay =
-      co_await relayBody(up->stream, ur.buf, dec, down_, out.kind, head_, {t.idle, x.deadline}, tap, x.bytes_out, out_);
+  RelayResult relay;
+  if (bodyBuffered(ur.framing, ur.buf)) {  // the usual small response: one write, no relay loop
+    frameBuffered(ur.buf, dec, out.kind, head_, tap, x.bytes_out, out_);
+    expire(down_, t.idle, x.deadline);
+    auto [wec, wn] = co_await boost::asio::async_write(down_, boost::asio::buffer(out_), tok);
+    relay.ec = wec;
+    relay.head_sent = !wec;
+  } else {
+    relay = co_await relayBody(up->stream, ur.buf, dec, down_, out.kind, head_, {t.idle, x.deadline}, tap, x.bytes_out,
+                               out_);
+  }
   if (relay.head_sent) {
     x.status = status;
     x.response_started = true;

@@ -159,7 +159,13 @@ asio::awaitable<void> HttpConnection::upstreamRequest(Exchange& x, Request& rq, 
     policy::UpstreamOutcome outcome = policy::UpstreamOutcome::connectFailure();
     bool reached = false;
     std::optional<LocalReply> final_reply;
-    auto r = co_await w_.pool().acquire(ep, up_tls_ ? &*up_tls_ : nullptr, t.connect, t.idle, false, cluster.policy);
+    const auto* tls = up_tls_ ? &*up_tls_ : nullptr;
+    UpstreamPool::Result r;
+    if (auto idle = w_.pool().reuse(ep, tls, t.idle)) {
+      r.conn = std::move(idle);
+    } else {
+      r = co_await w_.pool().acquire(ep, tls, t.connect, t.idle, false, cluster.policy);
+    }
     if (r.overflow) {  // the circuit breaker: fail fast, no retry
       pstats.overflow[static_cast<size_t>(*r.overflow)]->Increment();
       ur.reply = LocalReply::overflow;
