@@ -1,0 +1,90 @@
+"""Pipelined requests and the read ahead (issue 11: the request path reads the client's
+next bytes while an exchange waits for its upstream).
+
+Topology: tests/support/framing_topology.py, every entry mode (plaintext inbound, alias
+and proxy; mTLS straight to the inbound; alias -> mTLS -> inbound).
+
+* Two and three requests in one write: each gets its own response, in order, on the same
+  client connection, and the upstream sees each exactly once.
+* A second request sent while the first waits on a slow upstream (it arrives through the
+  read ahead): the first's response comes first and whole, then the second's; the
+  upstream saw the second only after it had answered the first (one at a time).
+* A client that half-sends its next request while the first waits, then finishes it: both
+  answered in order (the read ahead kept the partial head).
+"""
+
+import time
+import unittest
+import uuid
+
+import hawser_harness as hh
+from framing_topology import ENV, MODES, setUpModule  # noqa: F401
+
+
+def request(mode, path, extra=()):
+    lines = ["GET %s HTTP/1.1" % mode.target(path), "Host: %s" % mode.host] + list(extra)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+class Pipelining(unittest.TestCase):
+    def paths(self, mode, what, n):
+        tag = uuid.uuid4().hex[:10]
+        return ["/pipe/%s/%s/%s/%d" % (mode.name, what, tag, i) for i in range(n)]
+
+    def check_in_order(self, c, paths):
+        for p in paths:
+            r = c.read_response(timeout=5)
+            self.assertIsNotNone(r, "no response for %s" % p)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, ("path=%s" % p).encode(), "responses out of order or mixed up")
+        for p in paths:
+            self.assertEqual(len(ENV["up"].requests_for(p)), 1, "upstream requests for %s" % p)
+
+    def test_requests_in_one_write(self):
+        for mode in MODES:
+            for n in (2, 3):
+                with self.subTest(mode=mode.name, n=n):
+                    paths = self.paths(mode, "one-write", n)
+                    with mode.connect() as c:
+                        c.send(b"".join(request(mode, p) for p in paths))
+                        self.check_in_order(c, paths)
+
+    def test_next_request_while_first_waits(self):
+        for mode in MODES:
+            with self.subTest(mode=mode.name):
+                first, second = self.paths(mode, "while-waiting", 2)
+                with mode.connect() as c:
+                    c.send(request(mode, first, ["x-raw-script: slow", "x-raw-delay-ms: 400"]))
+                    hh.wait_until(lambda: ENV["up"].requests_for(first), timeout=5,
+                                  message="the first request upstream (precondition)")
+                    c.send(request(mode, second))
+                    r1 = c.read_response(timeout=5)
+                    self.assertIsNotNone(r1)
+                    self.assertEqual((r1.status, r1.body), (200, ("path=%s" % first).encode()), r1)
+                    r2 = c.read_response(timeout=5)
+                    self.assertIsNotNone(r2)
+                    self.assertEqual((r2.status, r2.body), (200, ("path=%s" % second).encode()), r2)
+                self.assertEqual(len(ENV["up"].requests_for(second)), 1)
+
+    def test_partial_next_head_while_first_waits(self):
+        for mode in MODES:
+            with self.subTest(mode=mode.name):
+                first, second = self.paths(mode, "partial", 2)
+                with mode.connect() as c:
+                    c.send(request(mode, first, ["x-raw-script: slow", "x-raw-delay-ms: 300"]))
+                    hh.wait_until(lambda: ENV["up"].requests_for(first), timeout=5,
+                                  message="the first request upstream (precondition)")
+                    whole = request(mode, second)
+                    c.send(whole[:10])
+                    r1 = c.read_response(timeout=5)
+                    self.assertIsNotNone(r1)
+                    self.assertEqual(r1.status, 200, r1)
+                    time.sleep(0.05)  # the rest of the head comes later (no condition to wait on)
+                    c.send(whole[10:])
+                    r2 = c.read_response(timeout=5)
+                    self.assertIsNotNone(r2)
+                    self.assertEqual((r2.status, r2.body), (200, ("path=%s" % second).encode()), r2)
+
+
+if __name__ == "__main__":
+    unittest.main()
