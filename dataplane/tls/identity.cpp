@@ -188,6 +188,9 @@ std::optional<std::string> peerIdentity(const SubjectAltNames& sans) {
 }
 
 std::optional<std::string> peerIdentity(const X509* cert) {
+  // subjectAltNames() skips names it cannot use; a certificate with such a
+  // name, or a second URI SAN, proves nothing (as the handshake decides).
+  if (sanProblem(cert) != SanProblem::kNone) return std::nullopt;
   return peerIdentity(subjectAltNames(cert));
 }
 
@@ -212,9 +215,9 @@ bool identityAllowed(const std::vector<std::string>& patterns, std::string_view 
 
 IdentityCheck checkPresentedIdentity(const X509* cert, const std::vector<std::string>& expected) {
   IdentityCheck result;
+  if (sanProblem(cert) != SanProblem::kNone) return result;  // presents no identity
   SubjectAltNames sans = subjectAltNames(cert);
   result.presented = peerIdentity(sans).value_or("");
-  if (sanProblem(cert) != SanProblem::kNone) return result;
   auto any = [&](const std::vector<std::string>& names, bool uri) {
     for (const auto& n : names) {
       // A URI SAN is matched as a URI, a DNS SAN only when it is a DNS name.
@@ -239,7 +242,7 @@ CertificateDescription describeCertificate(const X509* cert, std::int64_t now) {
   d.subject = nameText(X509_get_subject_name(cert));
   d.issuer = nameText(X509_get_issuer_name(cert));
   d.sans = subjectAltNames(cert);
-  d.identity = peerIdentity(d.sans).value_or("");
+  d.identity = peerIdentity(cert).value_or("");
   d.serial = serialHex(cert);
   d.not_before = unixTime(X509_get0_notBefore(cert));
   d.not_after = unixTime(X509_get0_notAfter(cert));

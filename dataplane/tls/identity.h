@@ -50,7 +50,8 @@ bool isUriPattern(std::string_view pattern);
 
 // The identity a certificate proves: its SPIFFE URI SAN, else its first DNS
 // SAN that is a DNS name; nullopt when it has neither, or when it carries a
-// SPIFFE URI SAN beside another URI SAN.
+// SPIFFE URI SAN beside another URI SAN. For a certificate, also nullopt
+// when it has a sanProblem() (names the first overload never sees).
 std::optional<std::string> peerIdentity(const SubjectAltNames& sans);
 std::optional<std::string> peerIdentity(const X509* cert);
 

@@ -107,7 +107,17 @@ TEST_F(IdentityRulesTest, ControlCharactersInASanAreAProblem) {
     CertifiedKey dns = issueRaw(ca_, {"spiffe://ns/ok"}, {"ok.local", "svc.local\r\n"});
     EXPECT_EQ(sanProblem(dns.cert.get()), SanProblem::kControlCharacter);
     EXPECT_FALSE(checkPresentedIdentity(dns.cert.get(), {"spiffe://ns/ok"}).matched);
+    // The usable SPIFFE SAN beside it proves nothing either (found by fuzzing:
+    // the identity was reported while every pattern, even "*", refused it).
+    EXPECT_EQ(peerIdentity(dns.cert.get()), std::nullopt);
+    EXPECT_EQ(checkPresentedIdentity(dns.cert.get(), {"*"}).presented, "");
   }
+  // A second URI SAN that subjectAltNames() skips (not ASCII) still makes two.
+  CertifiedKey skipped = issueRaw(ca_, {"SPIFFE://Demo/x", "spiffe:///\x98odomain"}, {});
+  EXPECT_NE(sanProblem(skipped.cert.get()), SanProblem::kNone);
+  EXPECT_EQ(subjectAltNames(skipped.cert.get()).uris.size(), 1u);
+  EXPECT_EQ(peerIdentity(skipped.cert.get()), std::nullopt);
+  EXPECT_EQ(describeCertificate(skipped.cert.get()).identity, "");
   EXPECT_EQ(sanProblem(good_.cert.get()), SanProblem::kNone);
   EXPECT_EQ(sanProblem(nullptr), SanProblem::kNone);
   EXPECT_NE(describe(SanProblem::kControlCharacter).find("control"), std::string_view::npos);
