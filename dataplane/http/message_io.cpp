@@ -33,8 +33,10 @@ std::string_view bufferedView(const beast::flat_buffer& b, size_t from) {
 
 template <class Parser>
 bool parseBufferedHead(beast::flat_buffer& buf, Parser& p, size_t limit, boost::system::error_code& ec) {
-  p.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limit, UINT32_MAX)));
-  p.skip(true);  // framing is decided by framing.h, not by the parser
+  if (!p.got_some()) {  // Beast takes these only before the first byte
+    p.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limit, UINT32_MAX)));
+    p.skip(true);  // framing is decided by framing.h, not by the parser
+  }
   ec = {};
   if (buf.size() > 0) {
     buf.consume(p.put(buf.data(), ec));

@@ -12,9 +12,8 @@ namespace {
 constexpr size_t kReadSize = 8192;
 }  // namespace
 
-ReadAhead::ReadAhead(asio::any_io_executor ex) : state_(std::make_shared<State>(ex)) {}
-
 void ReadAhead::start(AnyStream& s, boost::beast::flat_buffer& buf) {
+  if (!state_) state_ = std::make_shared<State>(ex_);
   auto& st = *state_;
   st.started = true;
   st.finished = false;
@@ -34,6 +33,7 @@ void ReadAhead::start(AnyStream& s, boost::beast::flat_buffer& buf) {
 }
 
 asio::awaitable<void> ReadAhead::wait(std::chrono::steady_clock::time_point until) {
+  if (!started()) co_return;
   auto& st = *state_;
   if (st.finished) co_return;
   st.wake.expires_at(until);
@@ -41,6 +41,7 @@ asio::awaitable<void> ReadAhead::wait(std::chrono::steady_clock::time_point unti
 }
 
 boost::system::error_code ReadAhead::take() {
+  if (!started()) return {};
   auto& st = *state_;
   if (!st.finished) return asio::error::timed_out;
   st.started = false;
@@ -48,8 +49,8 @@ boost::system::error_code ReadAhead::take() {
 }
 
 asio::awaitable<void> ReadAhead::stop(AnyStream& s) {
+  if (!started()) co_return;
   auto& st = *state_;
-  if (!st.started) co_return;
   if (!st.finished) {
     boost::system::error_code ignored;
     s.socket().cancel(ignored);

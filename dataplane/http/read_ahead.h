@@ -21,18 +21,20 @@ namespace hawser::http1 {
 // before it goes away, so the read never outlives the stream or buffer.
 class ReadAhead {
  public:
-  explicit ReadAhead(boost::asio::any_io_executor ex);
+  explicit ReadAhead(boost::asio::any_io_executor ex) : ex_(std::move(ex)) {}
 
   // Starts the read into `buf` (which must be empty, and is not touched by
   // anyone else until the read is taken).
   void start(AnyStream& s, boost::beast::flat_buffer& buf);
-  bool started() const { return state_->started; }  // pending, or finished and not yet taken
-  bool pending() const { return state_->started && !state_->finished; }
+  bool started() const { return state_ && state_->started; }  // pending, or finished and not yet taken
+  bool pending() const { return started() && !state_->finished; }
   // The read ended in EOF or an error: the client is gone.
-  bool gone() const { return state_->finished && state_->ec; }
+  bool gone() const { return started() && state_->finished && state_->ec; }
   // While set, a client that goes away cancels this socket's pending
   // operations (the upstream read the exchange waits on).
-  void cancelOnGone(boost::asio::ip::tcp::socket* s) { state_->cancel_on_gone = s; }
+  void cancelOnGone(boost::asio::ip::tcp::socket* s) {
+    if (state_) state_->cancel_on_gone = s;
+  }
 
   // Waits until the pending read finishes, or until `until`.
   boost::asio::awaitable<void> wait(std::chrono::steady_clock::time_point until);
@@ -51,6 +53,9 @@ class ReadAhead {
     boost::system::error_code ec;
     boost::asio::ip::tcp::socket* cancel_on_gone = nullptr;
   };
+  boost::asio::any_io_executor ex_;
+  // Made on the first start(), so a connection that never waits upstream
+  // (an idle one) holds none.
   std::shared_ptr<State> state_;
 };
 

@@ -575,9 +575,15 @@ class Hawser:
 
     def wait_exit(self, timeout=15):
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError("%s did not exit within %ss%s" % (self.name, timeout, self._diag()))
+        # The process is gone, so its pipes end: read their last lines before anyone looks
+        # at them (on a loaded machine the reader threads can lag the exit).
+        for out in (self.stdout, self.stderr):
+            if out:
+                out.join(5)
+        return rc
 
     def stop(self):
         """Kill the process (SIGTERM, then SIGKILL) and remove the temp dir.  Idempotent."""
