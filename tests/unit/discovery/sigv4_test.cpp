@@ -1,5 +1,5 @@
 // The AWS SigV4 test suite (awslabs/aws-c-auth copy, see
-// $HAWSER_SHARED_TESTDATA/sigv4/SOURCE.txt), every vector, both header
+// tests/testdata/sigv4/SOURCE.txt), every vector, both header
 // signing and query (presigned URL) signing, plus verification.
 //
 // Each vector directory holds request.txt, context.json (credentials, region,
@@ -25,7 +25,7 @@ using namespace hawser::discovery::aws;
 
 namespace {
 
-const fs::path kSuiteRoot = fs::path(HAWSER_SHARED_TESTDATA) / "sigv4" / "v4";
+const fs::path kSuiteRoot = fs::path(HAWSER_TESTDATA) / "sigv4" / "v4";
 
 std::string readFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -219,7 +219,7 @@ INSTANTIATE_TEST_SUITE_P(Suite, SigV4HeaderVector, testing::ValuesIn(kVectors), 
 INSTANTIATE_TEST_SUITE_P(Suite, SigV4QueryVector, testing::ValuesIn(kVectors), testName);
 
 TEST(SigV4Suite, FindsEveryVector) {
-  // The copy in shared/testdata holds 38; fewer means the iteration broke.
+  // The copy in tests/testdata holds 38; fewer means the iteration broke.
   EXPECT_GE(kVectors.size(), 38u) << "suite root: " << kSuiteRoot;
 }
 
