@@ -468,9 +468,13 @@ class Zones(ResilienceBase):
         eps = ([endpoint(f, AVAILABILITY_ZONE="zone-a") for f in local] +
                [endpoint(f, AVAILABILITY_ZONE="zone-b") for f in remote])
         cfg = hh.base_config(node={"service": "caller", "namespace": "demo", "zone": "zone-a"})
+        # Five attempts: when the requests happen to run one after another (a loaded
+        # machine), one request can meet all four failures that eject both local
+        # instances (two each) before its fifth attempt reaches zone-b; three attempts
+        # were enough only when the two client threads shared those failures.
         cfg["outbound"] = {"services": [service(
             "svc", [], discovery={"static": eps}, load_balancer="round_robin",
-            retry={"attempts": 3, "on": ["gateway-error"], "backoff": {"base": "5ms", "max": "20ms"},
+            retry={"attempts": 5, "on": ["gateway-error"], "backoff": {"base": "5ms", "max": "20ms"},
                    "budget": {"percent": 100, "min_per_second": 1000}},
             circuit_breaker={"max_retries": 100},
             outlier_detection={"consecutive_gateway_errors": 2, "consecutive_5xx": 0,
