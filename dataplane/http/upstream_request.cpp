@@ -2,7 +2,6 @@
 // then attempts — pick an endpoint (another one than last time when there
 // is one), connect, send, read the response head — until a response is
 // worth forwarding or policy says stop.
-#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>

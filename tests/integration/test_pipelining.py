@@ -31,6 +31,12 @@ class Pipelining(unittest.TestCase):
         tag = uuid.uuid4().hex[:10]
         return ["/pipe/%s/%s/%s/%d" % (mode.name, what, tag, i) for i in range(n)]
 
+    def first_waits_upstream(self, c, mode, path, delay_ms):
+        """Sends a request the upstream answers after `delay_ms`; returns once it is upstream."""
+        c.send(request(mode, path, ["x-raw-script: slow", "x-raw-delay-ms: %d" % delay_ms]))
+        hh.wait_until(lambda: ENV["up"].requests_for(path), timeout=5,
+                      message="the first request upstream (precondition)")
+
     def check_in_order(self, c, paths):
         for p in paths:
             r = c.read_response(timeout=5)
@@ -54,9 +60,7 @@ class Pipelining(unittest.TestCase):
             with self.subTest(mode=mode.name):
                 first, second = self.paths(mode, "while-waiting", 2)
                 with mode.connect() as c:
-                    c.send(request(mode, first, ["x-raw-script: slow", "x-raw-delay-ms: 400"]))
-                    hh.wait_until(lambda: ENV["up"].requests_for(first), timeout=5,
-                                  message="the first request upstream (precondition)")
+                    self.first_waits_upstream(c, mode, first, 400)
                     c.send(request(mode, second))
                     r1 = c.read_response(timeout=5)
                     self.assertIsNotNone(r1)
@@ -71,9 +75,7 @@ class Pipelining(unittest.TestCase):
             with self.subTest(mode=mode.name):
                 first, second = self.paths(mode, "partial", 2)
                 with mode.connect() as c:
-                    c.send(request(mode, first, ["x-raw-script: slow", "x-raw-delay-ms: 300"]))
-                    hh.wait_until(lambda: ENV["up"].requests_for(first), timeout=5,
-                                  message="the first request upstream (precondition)")
+                    self.first_waits_upstream(c, mode, first, 300)
                     whole = request(mode, second)
                     c.send(whole[:10])
                     r1 = c.read_response(timeout=5)
