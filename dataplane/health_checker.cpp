@@ -82,7 +82,7 @@ asio::awaitable<std::string> HealthChecker::probe(const discovery::EndpointPtr& 
   auto r = co_await worker_.pool().connect(ep, tls ? &*tls : nullptr, check_.timeout);
   if (r.ec) co_return "connect: " + r.ec.message();
   auto& stream = r.conn->stream;
-  stream.tcp().expires_after(check_.timeout);
+  stream.expires_after(check_.timeout);
   http::request<http::empty_body> req{http::verb::get, check_.path, 11};
   req.set(http::field::host, cluster_->name());
   req.set(http::field::user_agent, "hawser-health-check");

@@ -40,7 +40,7 @@ asio::awaitable<InboundTlsResult> acceptInboundTls(Worker& w, AnyStream& down, b
                                                    const ListenerSpec& spec, ConnectionGuard& guard,
                                                    std::chrono::milliseconds timeout) {
   if (spec.tls_mode == config::InboundTlsMode::disabled) co_return InboundTlsResult{true, {}};
-  down.tcp().expires_after(timeout);
+  down.expires_after(timeout);
   if (buf.size() == 0) {
     auto [ec, n] = co_await down.async_read_some(buf.prepare(4096), tok);
     if (ec) co_return InboundTlsResult{};
@@ -57,9 +57,9 @@ asio::awaitable<InboundTlsResult> acceptInboundTls(Worker& w, AnyStream& down, b
   if (!state) co_return InboundTlsResult{};
   down.upgradeToTls(state->server);
   guard.rebind(down.socket());
-  auto* ssl = down.tls()->native_handle();
-  auto [ec, used] = co_await down.tls()->async_handshake(asio::ssl::stream_base::server, buf.data(), tok);
-  buf.consume(used);
+  auto* ssl = down.ssl();
+  auto [ec] = co_await down.async_handshake(AnyStream::Role::server, buf.data(), tok);
+  buf.consume(buf.size());  // every early byte went to TLS
   if (ec) {
     const auto reason = tlsFailureReason(ssl, ec);
     w.metrics().tlsHandshakeError(reason).Increment();

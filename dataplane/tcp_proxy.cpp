@@ -81,8 +81,8 @@ asio::awaitable<void> watchdog(AnyStream& a, AnyStream& b, SpliceState& state, s
 asio::awaitable<std::pair<uint64_t, uint64_t>> splice(AnyStream& a, AnyStream& b, beast::flat_buffer& from_a,
                                                       beast::flat_buffer& from_b, std::chrono::milliseconds idle) {
   using namespace asio::experimental::awaitable_operators;
-  a.tcp().expires_never();
-  b.tcp().expires_never();
+  a.expires_never();
+  b.expires_never();
   SpliceState state;
   co_await ((pump(a, b, from_a, state.a_to_b, state) && pump(b, a, from_b, state.b_to_a, state)) ||
             watchdog(a, b, state, idle));
@@ -90,7 +90,7 @@ asio::awaitable<std::pair<uint64_t, uint64_t>> splice(AnyStream& a, AnyStream& b
 }
 
 asio::awaitable<void> serveTcp(Worker& w, tcp::socket s, std::string listener_key) {
-  AnyStream down{beast::tcp_stream(std::move(s))};
+  AnyStream down{std::move(s)};
   ConnectionGuard guard(w, down.socket());
   auto snap = w.snapshot();
   const auto* spec = snap->findListener(listener_key);

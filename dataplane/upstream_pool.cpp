@@ -116,7 +116,7 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::acquire(const discovery::End
 
 asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::EndpointPtr& ep, const UpstreamTls* tls,
                                                             std::chrono::milliseconds timeout) {
-  beast::tcp_stream stream(ex_);
+  AnyStream stream(ex_);
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(ep->host, ec);
   stream.expires_after(timeout);
@@ -127,21 +127,29 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
     tcp::resolver resolver(ex_);
     auto [rec, results] = co_await resolver.async_resolve(ep->host, std::to_string(ep->port), tok);
     if (rec) co_return Result{rec, nullptr, std::nullopt};
-    auto [cec, _] = co_await stream.async_connect(results, tok);
-    ec = cec;
+    ec = asio::error::host_not_found;
+    for (const auto& entry : results) {  // each address in turn, as asio::async_connect does
+      boost::system::error_code ignored;
+      stream.socket().close(ignored);
+      auto [cec] = co_await stream.async_connect(entry.endpoint(), tok);
+      ec = cec;
+      if (!ec || ec == beast::error::timeout) break;
+    }
   }
   if (ec) co_return Result{ec, nullptr, std::nullopt};
   stream.socket().set_option(tcp::no_delay(true), ec);
   if (!tls) {
-    auto conn = std::make_unique<UpstreamConnection>(AnyStream(std::move(stream)), ep, metrics_);
+    stream.expires_never();
+    auto conn = std::make_unique<UpstreamConnection>(std::move(stream), ep, metrics_);
     conn->pool_key = ep->key;
     co_return Result{{}, std::move(conn), std::nullopt};
   }
-  AnyStream secure(std::move(stream), tls->context);
-  auto* ssl = secure.tls()->native_handle();
+  AnyStream& secure = stream;
+  secure.upgradeToTls(tls->context);
+  auto* ssl = secure.ssl();
   if (!tls->server_name.empty()) SSL_set_tlsext_host_name(ssl, tls->server_name.c_str());
   tls::prepareClientSession(ssl, ep->key);
-  auto [hec] = co_await secure.tls()->async_handshake(asio::ssl::stream_base::client, tok);
+  auto [hec] = co_await secure.async_handshake(AnyStream::Role::client, {}, tok);
   if (hec) {
     auto reason = tlsFailureReason(ssl, hec);
     metrics_.tlsHandshakeError(reason).Increment();
@@ -160,7 +168,7 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
                {"presented", check.presented.empty() ? "(none)" : check.presented}});
     co_return Result{asio::error::access_denied, nullptr, std::nullopt};
   }
-  secure.tcp().expires_never();
+  secure.expires_never();
   auto conn = std::make_unique<UpstreamConnection>(std::move(secure), ep, metrics_);
   conn->pool_key = ep->key + tls->pool_tag;
   conn->peer_identity = check.presented;
@@ -170,13 +178,10 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn, std::chrono::milliseconds max_idle) {
   auto& list = idle_[conn->pool_key];
   if (list.size() >= kMaxIdlePerEndpoint) return;  // closes it
-  if (auto* tls = conn->stream.tls()) {            // records already read off the socket but not yet by hawser
-    SSL* ssl = tls->native_handle();
-    if (SSL_pending(ssl) > 0 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) return;
-  }
+  if (conn->stream.tlsBuffered()) return;          // records already read off the socket but not yet by hawser
   conn->idle_since = std::chrono::steady_clock::now();
   conn->idle_until = conn->idle_since + max_idle;
-  conn->stream.tcp().expires_never();
+  conn->stream.expires_never();
   // Whether bytes or a close arrive while it waits is seen when it is taken.
   list.push_back(std::move(conn));
   for (auto* w : waiters_) w->cancel();

@@ -27,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 HttpConnection::HttpConnection(Worker& w, tcp::socket s, std::string key)
-    : w_(w), down_(beast::tcp_stream(std::move(s))), guard_(w, down_.socket()), key_(std::move(key)) {
+    : w_(w), down_(std::move(s)), guard_(w, down_.socket()), key_(std::move(key)) {
   boost::system::error_code ec;
   auto ep = down_.socket().remote_endpoint(ec);
   client_ip_ = ec ? "unknown" : ep.address().to_string();
@@ -66,7 +66,7 @@ asio::awaitable<void> HttpConnection::run() {
   }
   boost::system::error_code ignored;
   down_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  down_.tcp().close();
+  down_.close();
 }
 
 // Whatever way an exchange ends, its completion runs once, here.
@@ -155,7 +155,7 @@ asio::awaitable<bool> HttpConnection::waitForRequest(const ListenerSpec& spec) {
   }
   if (w_.draining() && !down_.socket().available()) co_return false;
   guard_.setIdle(true);
-  down_.tcp().expires_after(spec.timeouts.idle);
+  down_.expires_after(spec.timeouts.idle);
   auto [ec, n] = co_await down_.async_read_some(buf_.prepare(8192), tok);
   guard_.setIdle(false);
   if (ec) co_return false;
@@ -236,7 +236,7 @@ asio::awaitable<bool> HttpConnection::localReply(Exchange& x, LocalReply r, cons
   res.body() = std::string(i.reason) + "\n";
   res.keep_alive(keep);
   res.prepare_payload();
-  down_.tcp().expires_after(std::chrono::seconds(5));
+  down_.expires_after(std::chrono::seconds(5));
   auto [ec, n] = co_await http::async_write(down_, res, tok);
   retry_after_.reset();
   if (ec) {

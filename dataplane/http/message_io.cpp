@@ -64,7 +64,7 @@ asio::awaitable<boost::system::error_code> readHead(AnyStream& s, beast::flat_bu
     if constexpr (reply_on_timeout) {
       // The stream's own timer closes the socket when it fires; a client
       // that is too slow is owed its 408, so this read is cancelled instead.
-      s.tcp().expires_never();
+      s.expires_never();
       asio::steady_timer timer(s.get_executor(), until);
       auto r = co_await (s.async_read_some(space, tok) || timer.async_wait(tok));
       if (r.index() == 1) co_return beast::error::timeout;
@@ -72,7 +72,7 @@ asio::awaitable<boost::system::error_code> readHead(AnyStream& s, beast::flat_bu
       if (rec) co_return rec;
       buf.commit(n);
     } else {
-      s.tcp().expires_at(until);
+      s.expires_at(until);
       auto [rec, n] = co_await s.async_read_some(space, tok);
       if (rec) co_return rec;
       buf.commit(n);
@@ -85,7 +85,7 @@ template asio::awaitable<boost::system::error_code> readHead(AnyStream&, beast::
                                                              Deadline);
 
 void expire(AnyStream& s, std::chrono::milliseconds op, Deadline deadline) {
-  s.tcp().expires_at(std::min(Clock::now() + op, deadline));
+  s.expires_at(std::min(Clock::now() + op, deadline));
 }
 
 asio::awaitable<boost::system::error_code> writeAll(AnyStream& out, std::string_view bytes,

@@ -18,7 +18,7 @@ void ReadAhead::start(AnyStream& s, boost::beast::flat_buffer& buf) {
   st.started = true;
   st.finished = false;
   st.ec = {};
-  s.tcp().expires_never();  // the exchange's own deadlines bound it; take() bounds the wait
+  s.expires_never();  // the exchange's own deadlines bound it; take() bounds the wait
   s.async_read_some(buf.prepare(kReadSize), [state = state_, &buf](boost::system::error_code ec, size_t n) {
     state->finished = true;
     state->ec = ec;

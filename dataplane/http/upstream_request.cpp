@@ -412,7 +412,7 @@ asio::awaitable<HttpConnection::SendResult> HttpConnection::sendAndReadHead(Exch
     // handshake is done, so its refusal arrives as an alert on the first
     // read. The connection never carried a request: a connect failure.
     if (up->stream.isTls() && !up->reused && ur.buf.size() == 0 && rec.category() == asio::error::get_ssl_category()) {
-      w_.metrics().tlsHandshakeError(tlsFailureReason(up->stream.tls()->native_handle(), rec)).Increment();
+      w_.metrics().tlsHandshakeError(tlsFailureReason(up->stream.ssl(), rec)).Increment();
       out.outcome = policy::UpstreamOutcome::connectFailure();
       out.reached = false;
       co_return out;
