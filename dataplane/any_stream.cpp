@@ -87,40 +87,38 @@ void Conn::close() {
 }
 
 bool Conn::startOp(bool write, error_code& ec, const std::shared_ptr<Conn>& self) {
-  if (timed_out) {
+  const auto until = deadline;
+  if (timed_out || (until != Clock::time_point::max() && until <= Clock::now())) {
+    if (!timed_out) {
+      timed_out = true;
+      close();
+    }
     ec = boost::beast::error::timeout;
     return false;
   }
   (write ? writing : reading) = true;
-  if (deadline == Clock::time_point::max()) return true;
-  if (deadline <= Clock::now()) {
-    (write ? writing : reading) = false;
-    timed_out = true;
-    close();
-    ec = boost::beast::error::timeout;
-    return false;
-  }
-  if (armed_at <= deadline) return true;  // the watch wakes up in time and re-arms
+  (write ? write_until : read_until) = until;
+  if (until == Clock::time_point::max() || armed_at <= until) return true;  // the watch wakes in time
   if (!timer) timer = std::make_unique<asio::steady_timer>(socket.get_executor());
-  armed_at = deadline;
-  timer->expires_at(deadline);  // a wait already pending ends with operation_aborted
+  armed_at = until;
+  timer->expires_at(until);  // a wait already pending ends with operation_aborted
   struct Watch {
     std::weak_ptr<Conn> conn;
     void operator()(error_code ec) const {
       auto c = conn.lock();
       if (!c || ec) return;  // re-armed (a newer Watch is waiting), or gone
       c->armed_at = Clock::time_point::max();
-      if (c->deadline == Clock::time_point::max()) return;
-      if (c->deadline <= Clock::now()) {
-        if (c->reading || c->writing) {  // the pending operations end with timeout
-          c->timed_out = true;
-          c->close();
-        }
-        return;  // nothing pending: the next operation's startOp sees it
+      const auto now = Clock::now();
+      if ((c->reading && c->read_until <= now) || (c->writing && c->write_until <= now)) {
+        c->timed_out = true;  // the pending operations end with timeout
+        c->close();
+        return;
       }
-      if (!c->reading && !c->writing) return;  // the next operation arms it again
-      c->armed_at = c->deadline;
-      c->timer->expires_at(c->deadline);
+      const auto next = std::min(c->reading ? c->read_until : Clock::time_point::max(),
+                                 c->writing ? c->write_until : Clock::time_point::max());
+      if (next == Clock::time_point::max()) return;  // the next timed operation arms it again
+      c->armed_at = next;
+      c->timer->expires_at(next);
       c->timer->async_wait(Watch{c});
     }
   };

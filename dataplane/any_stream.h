@@ -9,13 +9,14 @@
 //   from it, and what SSL_write produces is sent with one send. (Asio's
 //   ssl::stream keeps two 17 KiB buffers and a BIO pair per connection, and
 //   runs a state machine of copies around every record.)
-// - One deadline per connection, watched by one lazily armed timer. Setting
-//   a deadline stores a time; the timer is re-armed only when a deadline
-//   comes earlier than the one it waits for, so a request on a kept-alive
-//   connection arms no timer at all. When an operation is pending at its
-//   deadline the socket is closed and the operation ends with
-//   beast::error::timeout; a deadline that passed with nothing pending makes
-//   the next operation time out at once (Beast's rule, kept).
+// - Deadlines per connection, watched by one lazily armed timer. Setting a
+//   deadline stores a time that the operations started after it keep (a
+//   pending one keeps the deadline it started with, as with Beast); the timer
+//   is re-armed only when an operation's deadline is earlier than the one it
+//   waits for, so a request on a kept-alive connection arms no timer at all.
+//   When an operation is pending at its deadline the socket is closed and
+//   the operation ends with beast::error::timeout; an operation started after
+//   its deadline times out at once (Beast's rule, kept).
 //
 // Error codes are Asio's: asio::error::eof for a TLS close_notify (and a TCP
 // close on plaintext), asio::ssl::error::stream_truncated for a TCP close
@@ -62,9 +63,13 @@ struct Conn {
   tcp::socket socket;
 
   // --- deadline
+  // For the operations started from now on (Beast's rule: setting it does
+  // not change an operation already pending, which keeps its own).
   Clock::time_point deadline = Clock::time_point::max();
-  std::unique_ptr<boost::asio::steady_timer> timer;       // made on the first deadline
-  Clock::time_point armed_at = Clock::time_point::max();  // max: not waiting
+  Clock::time_point read_until = Clock::time_point::max();   // the pending read's
+  Clock::time_point write_until = Clock::time_point::max();  // the pending write's
+  std::unique_ptr<boost::asio::steady_timer> timer;          // made on the first deadline
+  Clock::time_point armed_at = Clock::time_point::max();     // max: not waiting
   bool timed_out = false;
   bool reading = false;
   bool writing = false;

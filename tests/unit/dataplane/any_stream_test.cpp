@@ -126,6 +126,33 @@ TEST_F(AnyStreamTest, LaterAndClearedDeadlinesDoNotCutAnOperationShort) {
   });
 }
 
+TEST_F(AnyStreamTest, PendingReadKeepsTheDeadlineItStartedWith) {
+  // The read ahead of a kept-alive connection is pending without a deadline
+  // while the response is written under one: the response's deadline must
+  // not end the idle read later.
+  auto [a, b] = socketPair();
+  AnyStream s(std::move(a));
+  run([&]() -> asio::awaitable<void> {
+    char byte = 0;
+    s.expires_never();
+    auto read = [&]() -> asio::awaitable<boost::system::error_code> {
+      auto [ec, n] = co_await s.async_read_some(asio::buffer(&byte, 1), tok);
+      co_return ec;
+    };
+    auto respond = [&]() -> asio::awaitable<void> {
+      s.expires_after(20ms);
+      auto [ec, n] = co_await asio::async_write(s, asio::buffer(std::string_view("response")), tok);
+      EXPECT_FALSE(ec);
+      asio::steady_timer t(ctx_, 200ms);  // well past the write's deadline
+      co_await t.async_wait(tok);
+      asio::write(b, asio::buffer("z", 1));
+    };
+    auto ec = co_await (read() && respond());
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(byte, 'z');
+  });
+}
+
 TEST_F(AnyStreamTest, CancelledReadLosesNoBytes) {
   auto [a, b] = socketPair();
   AnyStream client(std::move(a)), server(std::move(b));
