@@ -12,12 +12,14 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <random>
 #include <thread>
 
 #include "dataplane/local_reply.h"
 #include "dataplane/snapshot.h"
 #include "dataplane/tls_state.h"
 #include "dataplane/upstream_pool.h"
+#include "policy/random.h"
 
 namespace hawser::telemetry {
 class WorkerMetrics;
@@ -70,6 +72,9 @@ class Worker {
   // hawser_local_replies_total{reason} of `r`, resolved once per worker.
   prometheus::Counter& localReplyCounter(LocalReply r);
   bool draining() const { return draining_; }
+  // Randomness for the worker's connections (retry backoff jitter): one
+  // generator per worker rather than 2.5 KiB of state per connection.
+  policy::Random& rng() { return rng_; }
   const std::shared_ptr<const TlsState>& tls() const { return tls_; }
   void setTls(std::shared_ptr<const TlsState> t) { tls_ = std::move(t); }
   // Starts accepting on an acceptor the main thread bound for this worker.
@@ -102,6 +107,7 @@ class Worker {
   std::array<prometheus::Counter*, kLocalReplyCount> reply_counters_{};
   std::shared_ptr<const TlsState> tls_;
   bool draining_ = false;
+  policy::Random rng_{std::random_device{}()};
   std::list<ConnectionEntry> connections_;
   std::atomic<int> active_{0};
   std::map<std::string, std::shared_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;

@@ -14,6 +14,7 @@ Access logs are off everywhere.
 import http.client
 import json
 import os
+import resource
 
 from . import certs as certlib
 from .procs import BenchError, free_port, wait_until
@@ -61,7 +62,7 @@ master_process on;
 worker_processes %d;
 pid %s/nginx.pid;
 error_log %s/error.log warn;
-events { worker_connections 8192; }
+events { worker_connections 16384; }
 http {
   access_log off;
 %s
@@ -103,6 +104,7 @@ class Direct:
 
     def __init__(self):
         self.entry = None
+        self.server_addr = None  # the server sidecar's mTLS listener
         self.sidecars = []  # (side, Proc)
 
     def start(self, reg, workdir, certs, app, workers):
@@ -178,7 +180,15 @@ class NginxPair(Pair):
         c = start_nginx(reg, "nginx-client", os.path.join(d, "client"), workers, client_body)
         self.sidecars.append(("client", c))
         self.entry = client
+        self.server_addr = server
         wait_serving(self.entry, [s, c])
+
+
+def haproxy_maxconn():
+    """16384, or what the descriptor limit holds: HAProxy wants 2 per connection
+    and refuses to start when it cannot raise its limit that far."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return max(1024, min(16384, (soft - 200) // 2))
 
 
 class HaproxyPair(Pair):
@@ -190,7 +200,7 @@ class HaproxyPair(Pair):
         with open(cfg, "w") as f:
             f.write("""global
   nbthread %d
-  maxconn 8192
+  maxconn %d
   ssl-default-bind-options ssl-min-ver TLSv1.3
   ssl-default-server-options ssl-min-ver TLSv1.3
 
@@ -204,7 +214,7 @@ defaults
   timeout http-keep-alive 120s
 
 %s
-""" % (workers, body))
+""" % (workers, haproxy_maxconn(), body))
         proc = reg.start("haproxy-" + side, ["haproxy", "-db", "-f", cfg], os.path.join(dirname, "haproxy.log"))
         self.sidecars.append((side, proc))
         return proc
@@ -228,6 +238,7 @@ backend mesh
             addr(client), addr(server), certs.ca, certs.bundle("client"),
             certlib.dns_name("server"), certlib.dns_name("server")))
         self.entry = client
+        self.server_addr = server
         wait_serving(self.entry, [s, c])
 
 
@@ -317,6 +328,7 @@ class HawserPair(Pair):
         self.hawsers.append(server)
         server.wait_ready()
         inbound = server.listener("inbound")
+        self.server_addr = inbound
 
         client_cfg = hawser_base("client", workers, certs, self.metrics)
         client_cfg["outbound"] = {"services": [{

@@ -16,6 +16,7 @@ GOAL_IDLE_MIB = 12.0
 GOAL_PEAK_MIB = 40.0
 GOAL_BYTES_PER_ENDPOINT = 1024.0
 GOAL_METRICS_COST = 0.03
+GOAL_IDLE_CONN_KIB = 16    # issue 13: memory per idle mTLS keep-alive connection
 
 
 def median(values):
@@ -197,7 +198,34 @@ def scaling_per_endpoint(scaling):
     return out
 
 
-def markdown(meta, summary, metrics_runs, scaling, errors, chart_name):
+def idle_section(points):
+    counts = sorted({p["count"] for p in points})
+    lines = ["## Memory per idle mTLS keep-alive connection", "",
+             "Connections opened straight to each proxy's server sidecar (TLS 1.3, the client sidecar's "
+             "certificate, one request each, then left open); RSS of the server sidecar (nginx: master + "
+             "workers) with them open minus before, divided by their number. 1 worker.", "",
+             "| proxy | " + " | ".join("KiB per connection at %d" % c for c in counts) + " |",
+             "|---|" + "---:|" * len(counts)]
+    for config in [c for c in ("nginx", "haproxy", "hawser") if any(p["config"] == c for p in points)]:
+        cells = []
+        for c in counts:
+            p = next((p for p in points if p["config"] == config and p["count"] == c), None)
+            cells.append("%.1f" % p["per_conn_kib"] if p else "—")
+        lines.append("| %s | %s |" % (config, " | ".join(cells)))
+    return lines + [""]
+
+
+def idle_goals(points):
+    out = []
+    for p in points:
+        if p["config"] == "hawser":
+            out.append(("memory per idle mTLS keep-alive connection <= %d KiB" % GOAL_IDLE_CONN_KIB, p["workers"],
+                        "%.1f KiB at %d connections" % (p["per_conn_kib"], p["count"]),
+                        p["per_conn_kib"] <= GOAL_IDLE_CONN_KIB))
+    return out
+
+
+def markdown(meta, summary, metrics_runs, scaling, errors, chart_name, idle_points=()):
     lines = ["# hawser benchmark: %s" % meta["started"], ""]
     lines += ["Mesh hop: load generator → client sidecar (plaintext) → mutual TLS 1.3, client "
               "certificate verified and authorized → server sidecar → app (nginx, `return 200`, "
@@ -221,7 +249,9 @@ def markdown(meta, summary, metrics_runs, scaling, errors, chart_name):
         lines += metrics_section(metrics_runs)
     if scaling:
         lines += scaling_section(scaling)
-    g = goals(summary, metrics_cost(metrics_runs), scaling)
+    if idle_points:
+        lines += idle_section(idle_points)
+    g = goals(summary, metrics_cost(metrics_runs), scaling) + idle_goals(idle_points)
     if g:
         lines += ["## Goals (issue 5)", "", "| goal | workers | measured | met |", "|---|---:|---|---|"]
         for goal, workers, measured, met in g:

@@ -156,7 +156,7 @@ asio::awaitable<bool> HttpConnection::waitForRequest(const ListenerSpec& spec) {
   if (w_.draining() && !down_.socket().available()) co_return false;
   guard_.setIdle(true);
   down_.expires_after(spec.timeouts.idle);
-  auto [ec, n] = co_await down_.async_read_some(buf_.prepare(8192), tok);
+  auto [ec, n] = co_await down_.async_read_some(buf_.prepare(kIdleRead), tok);
   guard_.setIdle(false);
   if (ec) co_return false;
   buf_.commit(n);

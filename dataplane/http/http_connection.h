@@ -179,7 +179,6 @@ class HttpConnection {
   std::shared_ptr<Cluster> up_tls_cluster_;
   std::shared_ptr<const TlsState> up_tls_state_;
   void useUpstreamTls(const std::shared_ptr<Cluster>& c);
-  policy::Random rng_{std::random_device{}()};
   std::optional<std::chrono::seconds> retry_after_;  // for a 429 being sent
   std::string outbound_peer_;                        // cache of the last outbound peer's series
   telemetry::RequestStats* outbound_peer_stats_ = nullptr;

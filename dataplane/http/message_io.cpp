@@ -24,6 +24,9 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 // One read's worth: a TLS record's payload, and what a socket usually has.
 constexpr size_t kReadSize = 16 * 1024;
+// A head is read in smaller steps: the buffer it grows stays with the
+// connection, and most heads are well under 1 KiB.
+constexpr size_t kHeadRead = 4096;
 
 std::string_view bufferedView(const beast::flat_buffer& b, size_t from) {
   auto d = b.data();
@@ -60,7 +63,7 @@ asio::awaitable<boost::system::error_code> readHead(AnyStream& s, beast::flat_bu
   for (;;) {
     boost::system::error_code ec;
     if (parseBufferedHead(buf, p, limit, ec)) co_return ec;
-    auto space = buf.prepare(std::min(kReadSize, limit - buf.size()));
+    auto space = buf.prepare(std::min(kHeadRead, limit - buf.size()));
     if constexpr (reply_on_timeout) {
       // The stream's own timer closes the socket when it fires; a client
       // that is too slow is owed its 408, so this read is cancelled instead.

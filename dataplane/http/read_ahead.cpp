@@ -9,7 +9,7 @@ constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 // What one read asks for: as much as waitForRequest reads.
-constexpr size_t kReadSize = 8192;
+constexpr size_t kReadSize = kIdleRead;
 }  // namespace
 
 void ReadAhead::start(AnyStream& s, boost::beast::flat_buffer& buf) {

@@ -12,6 +12,10 @@
 
 namespace hawser::http1 {
 
+// What a read of the next request asks for (an idle connection keeps a
+// buffer this large while it waits).
+inline constexpr size_t kIdleRead = 4096;
+
 // The client's next read, started while an exchange waits for its upstream:
 // it is both the watch that notices a client that went away (EOF or an
 // error: the exchange is abandoned) and the read that waitForRequest would

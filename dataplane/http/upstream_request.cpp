@@ -236,7 +236,7 @@ asio::awaitable<void> HttpConnection::upstreamRequest(Exchange& x, Request& rq, 
       // A connect failure moves on to another endpoint at once; anything
       // that reached an upstream waits out a jittered backoff, never past
       // the request's deadline.
-      auto delay = policy::backoffDelay(retry.backoff, attempt - 1, rng_);
+      auto delay = policy::backoffDelay(retry.backoff, attempt - 1, w_.rng());
       asio::steady_timer timer(down_.get_executor());
       timer.expires_at(std::min(Clock::now() + delay, x.deadline));
       co_await timer.async_wait(tok);
