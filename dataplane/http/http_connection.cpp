@@ -149,7 +149,12 @@ asio::awaitable<bool> HttpConnection::waitForRequest(const ListenerSpec& spec) {
   if (read_ahead_.pending()) {
     if (w_.draining()) co_return false;
     guard_.setIdle(true);
-    co_await read_ahead_.wait(Clock::now() + spec.timeouts.idle);
+    const auto until = Clock::now() + spec.timeouts.idle;
+    co_await read_ahead_.wait(std::min(until, Clock::now() + kReleaseBuffersAfter));
+    if (read_ahead_.pending()) {
+      releaseIdleBuffers();
+      co_await read_ahead_.wait(until);
+    }
     guard_.setIdle(false);
     co_return !read_ahead_.take() && buf_.size() > 0;
   }
@@ -161,6 +166,12 @@ asio::awaitable<bool> HttpConnection::waitForRequest(const ListenerSpec& spec) {
   if (ec) co_return false;
   buf_.commit(n);
   co_return true;
+}
+
+void HttpConnection::releaseIdleBuffers() {
+  if (up_buf_.size() == 0) up_buf_.shrink_to_fit();  // frees it
+  std::string().swap(head_);
+  std::string().swap(out_);
 }
 
 // The codec: the head within its limits (what the buffer already holds,

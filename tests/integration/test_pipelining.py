@@ -11,6 +11,8 @@ and proxy; mTLS straight to the inbound; alias -> mTLS -> inbound).
   upstream saw the second only after it had answered the first (one at a time).
 * A client that half-sends its next request while the first waits, then finishes it: both
   answered in order (the read ahead kept the partial head).
+* A kept-alive connection idle long enough to give back its buffers (issue 13) serves its
+  next requests whole: a response head larger than the 4 KiB read step, then a chunked one.
 """
 
 import time
@@ -69,6 +71,26 @@ class Pipelining(unittest.TestCase):
                     self.assertIsNotNone(r2)
                     self.assertEqual((r2.status, r2.body), (200, ("path=%s" % second).encode()), r2)
                 self.assertEqual(len(ENV["up"].requests_for(second)), 1)
+
+    def test_requests_after_the_idle_connection_released_its_buffers(self):
+        idle_s = 1.5  # past HttpConnection::kReleaseBuffersAfter (1 s): the idle time is the case
+        for mode in MODES:
+            with self.subTest(mode=mode.name):
+                first, big, chunked = self.paths(mode, "after-idle", 3)
+                with mode.connect() as c:
+                    c.send(request(mode, first))
+                    r = c.read_response(timeout=5)
+                    self.assertEqual((r.status, r.body), (200, ("path=%s" % first).encode()), r)
+                    time.sleep(idle_s)
+                    c.send(request(mode, big, ["x-raw-script: big-head", "x-raw-count: 12000"]))
+                    r = c.read_response(timeout=5)
+                    self.assertIsNotNone(r)
+                    self.assertEqual((r.status, r.body), (200, ("path=%s" % big).encode()), r)
+                    self.assertEqual(len(r.header("x-raw-pad", "")), 12000)
+                    c.send(request(mode, chunked, ["x-raw-script: chunked"]))
+                    r = c.read_response(timeout=5)
+                    self.assertIsNotNone(r)
+                    self.assertEqual((r.status, r.body), (200, ("path=%s" % chunked).encode()), r)
 
     def test_partial_next_head_while_first_waits(self):
         for mode in MODES:

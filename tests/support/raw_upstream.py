@@ -21,6 +21,7 @@ Scripts (`x-raw-script` request header, or the instance default `script`):
   h2c              101 to a request carrying `Upgrade: h2c` (then HTTP/1.1 again), else `ok`
   ok               200, Content-Length, body b"path=<target>"   (the default)
   chunked          200, Transfer-Encoding: chunked, same body in two chunks
+  big-head         200 like `ok` with an `x-raw-pad` header of `x-raw-count` bytes (default 10000)
   close-delimited  200, no Content-Length / Transfer-Encoding, body, then close
   cl-te            200 with Content-Length: 5 and Transfer-Encoding: chunked
   two-cl           200 with Content-Length: 2 and Content-Length: 15
@@ -294,6 +295,11 @@ class RawUpstream:
                 send(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n" + m + b"\r\n")
                 return True
             send(self._ok(req, rec))
+            return True
+        if script == "big-head":
+            pad = b"p" * int(hdr.get("x-raw-count", "10000"))
+            send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nx-raw-pad: %s\r\n" % (len(body), pad) + m +
+                 b"\r\n" + body)
             return True
         if script == "chunked":
             half = len(body) // 2
