@@ -98,6 +98,11 @@ struct Conn {
   // Free space at the end of `in` for one socket read (compacts, grows).
   boost::asio::mutable_buffer inSpace();
   void inCommit(size_t n) { in_end += n; }
+  void releaseIn() {
+    if (reading || in_end > in_begin) return;
+    in.reset();
+    in_cap = in_begin = in_end = 0;
+  }
   // Gives OpenSSL `n` bytes the caller read before TLS began (a ClientHello).
   void inAppend(const void* p, size_t n);
   // One SSL_read / SSL_write / SSL_do_handshake. `want_read`: OpenSSL needs
@@ -118,7 +123,13 @@ class AnyStream {
   explicit AnyStream(boost::asio::ip::tcp::socket s);
   explicit AnyStream(const executor_type& ex);  // not connected yet
   AnyStream(AnyStream&&) noexcept = default;
-  AnyStream& operator=(AnyStream&&) noexcept = default;
+  AnyStream& operator=(AnyStream&& o) noexcept {
+    if (this != &o) {
+      if (c_) c_->close();  // pending operations end; their handlers hold the state
+      c_ = std::move(o.c_);
+    }
+    return *this;
+  }
   ~AnyStream();
 
   executor_type get_executor() { return c_->socket.get_executor(); }
@@ -135,6 +146,9 @@ class AnyStream {
   void expires_after(Clock::duration d) { c_->deadline = Clock::now() + d; }
   void expires_never() { c_->deadline = Clock::time_point::max(); }
   void close() { c_->close(); }
+  // With no operation pending: frees the TLS input buffer if it holds nothing
+  // (the next read makes it again).
+  void releaseIdleBuffers() { c_->releaseIn(); }
 
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token);
@@ -143,6 +157,10 @@ class AnyStream {
   // TCP connect under the deadline. Completes with (error_code).
   template <class Token>
   auto async_connect(const boost::asio::ip::tcp::endpoint& ep, Token&& token);
+  // Until the socket is readable (or at EOF), under the deadline; holds no
+  // buffer while it waits. Completes with (error_code).
+  template <class Token>
+  auto async_wait_readable(Token&& token);
   // The TLS handshake; `initial` are bytes already read (a ClientHello).
   // Completes with (error_code).
   template <class Token>
@@ -299,6 +317,7 @@ struct TlsHandshake {
   }
 };
 
+// An operation that completes with an error code only (connect, wait).
 template <class Handler>
 struct Connect {
   std::shared_ptr<Conn> conn;
@@ -361,6 +380,19 @@ auto AnyStream::async_connect(const boost::asio::ip::tcp::endpoint& ep, Token&& 
             e, transport::Timed<transport::Connect<decltype(handler)>>{c, true, {c, std::move(handler)}});
       },
       token, c_, ep);
+}
+
+template <class Token>
+auto AnyStream::async_wait_readable(Token&& token) {
+  return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+      [](auto handler, std::shared_ptr<transport::Conn> c) {
+        boost::system::error_code ec;
+        if (!c->startOp(false, ec, c)) return transport::postNow(c->socket.get_executor(), std::move(handler), ec);
+        c->socket.async_wait(
+            boost::asio::socket_base::wait_read,
+            transport::Timed<transport::Connect<decltype(handler)>>{c, false, {c, std::move(handler)}});
+      },
+      token, c_);
 }
 
 template <class Token>

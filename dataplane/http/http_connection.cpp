@@ -151,16 +151,36 @@ asio::awaitable<bool> HttpConnection::waitForRequest(const ListenerSpec& spec) {
     guard_.setIdle(true);
     const auto until = Clock::now() + spec.timeouts.idle;
     co_await read_ahead_.wait(std::min(until, Clock::now() + kReleaseBuffersAfter));
-    if (read_ahead_.pending()) {
-      releaseIdleBuffers();
-      co_await read_ahead_.wait(until);
+    if (!read_ahead_.pending()) {
+      guard_.setIdle(false);
+      co_return !read_ahead_.take() && buf_.size() > 0;
     }
-    guard_.setIdle(false);
-    co_return !read_ahead_.take() && buf_.size() > 0;
+    // Idle for a while: the pending read (and the buffer it reads into) gives
+    // way to a wait for readability, and the connection's buffers go back.
+    co_await read_ahead_.stop(down_);  // what it read before it ended stays in buf_
+    if (buf_.size() > 0) {
+      guard_.setIdle(false);
+      co_return true;
+    }
+    if (!down_.tlsBuffered()) {
+      releaseIdleBuffers();
+      down_.expires_at(until);
+      auto [wec] = co_await down_.async_wait_readable(tok);
+      if (wec) {
+        guard_.setIdle(false);
+        co_return false;
+      }
+    }
+    co_return co_await readRequestStart(until);
   }
   if (w_.draining() && !down_.socket().available()) co_return false;
   guard_.setIdle(true);
-  down_.expires_after(spec.timeouts.idle);
+  co_return co_await readRequestStart(Clock::now() + spec.timeouts.idle);
+}
+
+// The first bytes of the next request, read by the idle wait itself.
+asio::awaitable<bool> HttpConnection::readRequestStart(Clock::time_point until) {
+  down_.expires_at(until);
   auto [ec, n] = co_await down_.async_read_some(buf_.prepare(kIdleRead), tok);
   guard_.setIdle(false);
   if (ec) co_return false;
@@ -170,8 +190,10 @@ asio::awaitable<bool> HttpConnection::waitForRequest(const ListenerSpec& spec) {
 
 void HttpConnection::releaseIdleBuffers() {
   if (up_buf_.size() == 0) up_buf_.shrink_to_fit();  // frees it
+  if (buf_.size() == 0) buf_.shrink_to_fit();
   std::string().swap(head_);
   std::string().swap(out_);
+  down_.releaseIdleBuffers();
 }
 
 // The codec: the head within its limits (what the buffer already holds,

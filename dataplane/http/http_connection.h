@@ -120,11 +120,13 @@ class HttpConnection {
   boost::asio::awaitable<bool> serveOne();
   std::optional<bool> requestReadyNow();
   boost::asio::awaitable<bool> waitForRequest(const ListenerSpec& spec);
-  // A connection idle this long gives back the buffers its exchanges grew
-  // (the response head buffer, the serialized head, the body write buffer);
-  // one busy with requests keeps them.
+  // A connection idle this long gives back its buffers (the response head
+  // buffer, the serialized head, the body write buffer, and, waiting for
+  // readability instead of with a read pending, the read buffer and the TLS
+  // input buffer); one busy with requests keeps them.
   static constexpr std::chrono::milliseconds kReleaseBuffersAfter{1000};
   void releaseIdleBuffers();
+  boost::asio::awaitable<bool> readRequestStart(std::chrono::steady_clock::time_point until);
   bool headBuffered(Request& rq, boost::system::error_code& ec);
   boost::asio::awaitable<boost::system::error_code> readRequestHead(Request& rq);
   std::optional<LocalReply> decodeRequest(Exchange& x, Request& rq, boost::system::error_code ec);

@@ -289,6 +289,40 @@ TEST_F(AnyStreamTest, RefusedHandshakeSendsItsAlertToThePeer) {
   });
 }
 
+TEST_F(AnyStreamTest, IdleTlsConnectionWaitsWithoutBuffersThenReadsWhatCame) {
+  auto [a, b] = socketPair();
+  AnyStream client(std::move(a)), server(std::move(b));
+  run([&]() -> asio::awaitable<void> {
+    co_await handshakePair(client, server);
+    char buf[16];
+    // One exchange first, so the server's TLS input buffer exists.
+    auto [w1, n1] = co_await asio::async_write(client, asio::buffer(std::string_view("one")), tok);
+    EXPECT_FALSE(w1);
+    auto [r1, m1] = co_await asio::async_read(server, asio::buffer(buf, 3), tok);
+    EXPECT_FALSE(r1) << r1.message();
+    server.releaseIdleBuffers();
+    auto waiting = [&]() -> asio::awaitable<boost::system::error_code> {
+      server.expires_after(10s);
+      auto [ec] = co_await server.async_wait_readable(tok);
+      co_return ec;
+    };
+    auto later = [&]() -> asio::awaitable<void> {
+      asio::steady_timer t(ctx_, 50ms);
+      co_await t.async_wait(tok);
+      co_await asio::async_write(client, asio::buffer(std::string_view("two")), tok);
+    };
+    auto wec = co_await (waiting() && later());
+    EXPECT_FALSE(wec) << wec.message();
+    auto [r2, m2] = co_await asio::async_read(server, asio::buffer(buf, 3), tok);
+    EXPECT_FALSE(r2) << r2.message();
+    EXPECT_EQ(std::string_view(buf, 3), "two");
+    // The wait keeps the connection's deadline.
+    server.expires_after(40ms);
+    auto [tec] = co_await server.async_wait_readable(tok);
+    EXPECT_EQ(tec, boost::beast::error::timeout);
+  });
+}
+
 TEST_F(AnyStreamTest, TlsReadPastItsDeadlineTimesOut) {
   auto [a, b] = socketPair();
   AnyStream client(std::move(a)), server(std::move(b));
