@@ -141,7 +141,8 @@ class AnyStream {
   // Bytes TLS already took off the socket that the reader has not seen.
   bool tlsBuffered() const { return c_->ssl && (SSL_pending(c_->ssl) > 0 || c_->in_end > c_->in_begin); }
 
-  // The deadline of the pending and the following operations.
+  // The deadline of the operations started from now on (a pending one keeps
+  // the deadline it started with).
   void expires_at(Clock::time_point t) { c_->deadline = t; }
   void expires_after(Clock::duration d) { c_->deadline = Clock::now() + d; }
   void expires_never() { c_->deadline = Clock::time_point::max(); }
@@ -210,7 +211,7 @@ void writeSome(const std::shared_ptr<Conn>& c, const Buffers& b, Handler&& h) {
 }
 
 // The common tail of the TLS operations: sends `out` (all of it, and what
-// was added while sending), then calls `done` on the operation.
+// was added while sending), then calls the operation's flushed().
 template <class Op>
 struct Flush {
   Op op;

@@ -144,12 +144,11 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
     conn->pool_key = ep->key;
     co_return Result{{}, std::move(conn), std::nullopt};
   }
-  AnyStream& secure = stream;
-  secure.upgradeToTls(tls->context);
-  auto* ssl = secure.ssl();
+  stream.upgradeToTls(tls->context);
+  auto* ssl = stream.ssl();
   if (!tls->server_name.empty()) SSL_set_tlsext_host_name(ssl, tls->server_name.c_str());
   tls::prepareClientSession(ssl, ep->key);
-  auto [hec] = co_await secure.async_handshake(AnyStream::Role::client, {}, tok);
+  auto [hec] = co_await stream.async_handshake(AnyStream::Role::client, {}, tok);
   if (hec) {
     auto reason = tlsFailureReason(ssl, hec);
     metrics_.tlsHandshakeError(reason).Increment();
@@ -168,8 +167,8 @@ asio::awaitable<UpstreamPool::Result> UpstreamPool::connect(const discovery::End
                {"presented", check.presented.empty() ? "(none)" : check.presented}});
     co_return Result{asio::error::access_denied, nullptr, std::nullopt};
   }
-  secure.expires_never();
-  auto conn = std::make_unique<UpstreamConnection>(std::move(secure), ep, metrics_);
+  stream.expires_never();
+  auto conn = std::make_unique<UpstreamConnection>(std::move(stream), ep, metrics_);
   conn->pool_key = ep->key + tls->pool_tag;
   conn->peer_identity = check.presented;
   co_return Result{{}, std::move(conn), std::nullopt};

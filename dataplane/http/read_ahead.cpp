@@ -7,11 +7,6 @@ namespace hawser::http1 {
 namespace asio = boost::asio;
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
-namespace {
-// What one read asks for: as much as waitForRequest reads.
-constexpr size_t kReadSize = kIdleRead;
-}  // namespace
-
 void ReadAhead::start(AnyStream& s, boost::beast::flat_buffer& buf) {
   if (!state_) state_ = std::make_shared<State>(ex_);
   auto& st = *state_;
@@ -19,7 +14,7 @@ void ReadAhead::start(AnyStream& s, boost::beast::flat_buffer& buf) {
   st.finished = false;
   st.ec = {};
   s.expires_never();  // the exchange's own deadlines bound it; take() bounds the wait
-  s.async_read_some(buf.prepare(kReadSize), [state = state_, &buf](boost::system::error_code ec, size_t n) {
+  s.async_read_some(buf.prepare(kIdleRead), [state = state_, &buf](boost::system::error_code ec, size_t n) {
     state->finished = true;
     state->ec = ec;
     if (!ec) {

@@ -29,6 +29,12 @@ using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
+// Reads one byte into `byte`; the read's error code.
+asio::awaitable<boost::system::error_code> readByte(AnyStream& s, char& byte) {
+  auto [ec, n] = co_await s.async_read_some(asio::buffer(&byte, 1), tok);
+  co_return ec;
+}
+
 asio::awaitable<boost::system::error_code> handshake(AnyStream& s, AnyStream::Role role,
                                                      asio::const_buffer early = {}) {
   auto [ec] = co_await s.async_handshake(role, early, tok);
@@ -88,8 +94,7 @@ TEST_F(AnyStreamTest, PendingReadPastItsDeadlineEndsWithTimeoutAndClosesTheStrea
   run([&]() -> asio::awaitable<void> {
     s.expires_after(50ms);
     char byte;
-    auto [ec, n] = co_await s.async_read_some(asio::buffer(&byte, 1), tok);
-    EXPECT_EQ(ec, boost::beast::error::timeout);
+    EXPECT_EQ(co_await readByte(s, byte), boost::beast::error::timeout);
     EXPECT_FALSE(s.socket().is_open());
   });
 }
@@ -116,13 +121,12 @@ TEST_F(AnyStreamTest, LaterAndClearedDeadlinesDoNotCutAnOperationShort) {
     s.expires_never();
     asio::steady_timer later(ctx_, 150ms);
     later.async_wait([&](boost::system::error_code) { asio::write(b, asio::buffer("y", 1)); });
-    auto [ec, n] = co_await s.async_read_some(asio::buffer(&byte, 1), tok);
+    auto ec = co_await readByte(s, byte);
     EXPECT_FALSE(ec) << ec.message();
     EXPECT_EQ(byte, 'y');
     // The same stream still honours a new deadline afterwards.
     s.expires_after(40ms);
-    auto [ec2, n2] = co_await s.async_read_some(asio::buffer(&byte, 1), tok);
-    EXPECT_EQ(ec2, boost::beast::error::timeout);
+    EXPECT_EQ(co_await readByte(s, byte), boost::beast::error::timeout);
   });
 }
 
@@ -135,10 +139,6 @@ TEST_F(AnyStreamTest, PendingReadKeepsTheDeadlineItStartedWith) {
   run([&]() -> asio::awaitable<void> {
     char byte = 0;
     s.expires_never();
-    auto read = [&]() -> asio::awaitable<boost::system::error_code> {
-      auto [ec, n] = co_await s.async_read_some(asio::buffer(&byte, 1), tok);
-      co_return ec;
-    };
     auto respond = [&]() -> asio::awaitable<void> {
       s.expires_after(20ms);
       auto [ec, n] = co_await asio::async_write(s, asio::buffer(std::string_view("response")), tok);
@@ -147,7 +147,7 @@ TEST_F(AnyStreamTest, PendingReadKeepsTheDeadlineItStartedWith) {
       co_await t.async_wait(tok);
       asio::write(b, asio::buffer("z", 1));
     };
-    auto ec = co_await (read() && respond());
+    auto ec = co_await (readByte(s, byte) && respond());
     EXPECT_FALSE(ec) << ec.message();
     EXPECT_EQ(byte, 'z');
   });
