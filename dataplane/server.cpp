@@ -1,5 +1,7 @@
 #include "dataplane/server.h"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
@@ -18,6 +20,7 @@
 #include "discovery/cloudmap/instance_registration.h"
 #include "discovery/dns/dns_source.h"
 #include "telemetry/log.h"
+#include "telemetry/resource.h"
 
 namespace hawser {
 namespace asio = boost::asio;
@@ -45,8 +48,24 @@ Server::Server(config::Config cfg, ServerOptions options)
     : options_(std::move(options)),
       metrics_(cfg.workers),
       access_log_(cfg.access_log.path, &metrics_.main().access_log_dropped) {
+  auto http = discovery::cloudmap::makeHttpTransport(main_.get_executor());
+  telemetry::OtlpTransport otlp = [http](telemetry::OtlpPost post) -> asio::awaitable<telemetry::OtlpReply> {
+    discovery::cloudmap::HttpRequest rq;
+    rq.method = "POST";
+    rq.url = std::move(post.url);
+    for (auto& [k, v] : post.headers) rq.headers.emplace_back(std::move(k), std::move(v));
+    rq.body = std::move(post.body);
+    rq.timeout = post.timeout;
+    auto r = co_await http(std::move(rq));
+    co_return telemetry::OtlpReply{r.error, r.status, r.header("retry-after")};
+  };
+  auto& spans = metrics_.main().trace_spans;
+  tracer_ = std::make_unique<telemetry::TraceExporter>(
+      main_.get_executor(), std::move(otlp),
+      telemetry::ExporterCounters{&spans.Add({{"outcome", "exported"}}), &spans.Add({{"outcome", "dropped"}}),
+                                  &spans.Add({{"outcome", "failed"}})});
   for (unsigned i = 0; i < cfg.workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, metrics_.worker(i), access_log_));
+    workers_.push_back(std::make_unique<Worker>(i, metrics_.worker(i), access_log_, *tracer_));
   }
   snapshot_ = compileSnapshot(std::make_shared<const config::Config>(std::move(cfg)), nullptr, metrics_);
   admin_ = std::make_unique<AdminServer>(main_, *this);
@@ -394,6 +413,7 @@ void Server::publish(std::shared_ptr<const Snapshot> snap, std::map<std::string,
   }
   syncCloudMapSources();
   syncDnsSources();
+  configureTracing();
   for (const auto& [name, path] : snapshot_->file_sources) {
     if (!file_sources_.count(name)) {
       discovery::FileSource source(path);
@@ -658,6 +678,29 @@ void Server::waitForDrain() {
   }
   if (active == 0 || expired) {
     if (active) log::warn("connections still open after closing them; exiting anyway", {{"connections", active}});
+    flushTracesAndExit();
+    return;
+  }
+  drain_timer_.expires_after(std::chrono::milliseconds(25));
+  drain_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) waitForDrain();
+  });
+}
+
+void Server::flushTracesAndExit() {
+  if (!tracer_started_ || tracer_->queued() == 0) {
+    exitNow();
+    return;
+  }
+  // Spans of the last requests are exported before exit, for at most
+  // min(drain_timeout, 5 s) more.
+  auto bound = std::min<std::chrono::milliseconds>(snapshot_->config->drain_timeout, std::chrono::seconds(5));
+  log::info("drained; flushing spans", {{"spans", tracer_->queued()}, {"bound", config::formatDuration(bound)}});
+  tracer_->shutdown(std::chrono::steady_clock::now() + bound, [this] { exitNow(); });
+}
+
+void Server::exitNow() {
+  {
     log::info("drained; exiting");
     admin_->stop();
     file_timer_.cancel();
@@ -671,12 +714,7 @@ void Server::waitForDrain() {
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     main_.stop();
-    return;
   }
-  drain_timer_.expires_after(std::chrono::milliseconds(25));
-  drain_timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) waitForDrain();
-  });
 }
 
 void Server::handleSignals() {
@@ -689,6 +727,76 @@ void Server::handleSignals() {
     }
     handleSignals();
   });
+}
+
+std::optional<telemetry::ExporterSettings> Server::tracingSettings() const {
+  const auto& t = snapshot_->config->tracing;
+  if (!t) return std::nullopt;
+  telemetry::ExporterSettings es;
+  es.url = t->endpoint;
+  es.json = t->json;
+  es.gzip = t->gzip;
+  es.headers = t->headers;
+  es.timeout = t->timeout;
+  es.max_batch_spans = t->max_batch_spans;
+  es.max_batch_bytes = t->max_batch_bytes;
+  es.batch_delay = t->batch_delay;
+  es.max_queue_spans = t->max_queue_spans;
+  return es;
+}
+
+void Server::configureTracing() {
+  auto es = tracingSettings();
+  if (!es) return;  // the exporter (if it ran) keeps its queue; nothing new is submitted
+  if (tracer_started_) {
+    tracer_->configure(std::move(*es), tracing_resource_);
+    return;
+  }
+  tracer_started_ = true;
+  tracer_->configure(std::move(*es), {});
+  asio::co_spawn(main_, startTracing(), asio::detached);
+}
+
+// The resource is read once, before the first export: hawser's names, the
+// ECS task metadata (when ECS_CONTAINER_METADATA_URI_V4 is set; 2 s bound),
+// then OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME.
+asio::awaitable<void> Server::startTracing() {
+  const auto& cfg = *snapshot_->config;
+  telemetry::ResourceInput in;
+  in.service = cfg.node.service;
+  in.service_ns = cfg.node.ns;
+  in.instance_id = cfg.node.instance_id.empty() ? hostName() : cfg.node.instance_id;
+  in.version = HAWSER_VERSION;
+  auto resource = telemetry::baseResource(in);
+  auto env = [](std::string_view name) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(name).c_str());
+    if (!v || !*v) return std::nullopt;
+    return std::string(v);
+  };
+  if (auto uri = env("ECS_CONTAINER_METADATA_URI_V4")) {
+    auto http = discovery::cloudmap::makeHttpTransport(main_.get_executor());
+    auto get = [&](std::string url) -> asio::awaitable<discovery::cloudmap::HttpResponse> {
+      discovery::cloudmap::HttpRequest rq;
+      rq.method = "GET";
+      rq.url = std::move(url);
+      rq.timeout = std::chrono::seconds(2);
+      co_return co_await http(std::move(rq));
+    };
+    auto task = co_await get(*uri + "/task");
+    auto container = co_await get(*uri);
+    if (!task.error.empty() || task.status != 200 ||
+        !telemetry::addEcsResource(resource, task.body, container.status == 200 ? container.body : "")) {
+      log::warn("ECS task metadata unavailable; spans carry no ECS resource attributes",
+                {{"uri", *uri}, {"error", task.error.empty() ? "HTTP " + std::to_string(task.status) : task.error}});
+    }
+  }
+  std::string error;
+  telemetry::addEnvironmentResource(resource, env, error);
+  if (!error.empty()) log::warn(error);
+  tracing_resource_ = std::move(resource);
+  if (auto es = tracingSettings()) tracer_->configure(std::move(*es), tracing_resource_);
+  tracer_->start();
+  log::info("tracing on", {{"endpoint", snapshot_->config->tracing ? snapshot_->config->tracing->endpoint : ""}});
 }
 
 int Server::run() {

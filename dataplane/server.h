@@ -2,6 +2,7 @@
 // polling, drain) and the workers. Everything here runs on the main thread.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -20,6 +21,7 @@
 #include "discovery/file_source.h"
 #include "telemetry/access_log.h"
 #include "telemetry/metrics.h"
+#include "telemetry/trace_exporter.h"
 
 namespace hawser {
 
@@ -101,11 +103,22 @@ class Server {
   // for node.deregister_grace, then closeListenersAndDrain().
   void deregisterThenDrain();
   void closeListenersAndDrain();
+  // telemetry.tracing: the exporter's settings from the current snapshot;
+  // the first time, its resource (with the ECS task's, when on ECS), then start.
+  void configureTracing();
+  std::optional<telemetry::ExporterSettings> tracingSettings() const;
+  boost::asio::awaitable<void> startTracing();
+  telemetry::ResourceAttributes tracing_resource_;
+  // The end of a drain: spans still queued are flushed (bounded), then exit.
+  void flushTracesAndExit();
+  void exitNow();
 
   ServerOptions options_;
   boost::asio::io_context main_{1};
   telemetry::Metrics metrics_;
   telemetry::AccessLog access_log_;
+  std::unique_ptr<telemetry::TraceExporter> tracer_;  // idle until a snapshot turns tracing on
+  bool tracer_started_ = false;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::map<std::string, BoundListener> bound_;  // by ListenerSpec::key()

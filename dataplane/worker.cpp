@@ -33,7 +33,8 @@ void Worker::spawnSession(const std::string& key, tcp::socket socket) {
 }
 
 void Worker::setSnapshot(std::shared_ptr<const Snapshot> s) {
-  observers_ = compileObservers(s && s->config->metrics_enabled, access_log_);
+  observers_ =
+      compileObservers(s && s->config->metrics_enabled, access_log_, s && s->config->tracing ? &tracer_ : nullptr);
   snapshot_ = std::move(s);
 }
 
@@ -43,8 +44,9 @@ prometheus::Counter& Worker::localReplyCounter(LocalReply r) {
   return *c;
 }
 
-Worker::Worker(unsigned id, telemetry::WorkerMetrics& metrics, telemetry::AccessLog& access_log)
-    : id_(id), metrics_(metrics), access_log_(access_log), pool_(ctx_.get_executor(), metrics) {}
+Worker::Worker(unsigned id, telemetry::WorkerMetrics& metrics, telemetry::AccessLog& access_log,
+               telemetry::TraceExporter& tracer)
+    : id_(id), metrics_(metrics), access_log_(access_log), tracer_(tracer), pool_(ctx_.get_executor(), metrics) {}
 
 Worker::~Worker() {
   stop();

@@ -24,6 +24,7 @@
 namespace hawser::telemetry {
 class WorkerMetrics;
 class AccessLog;
+class TraceExporter;
 }  // namespace hawser::telemetry
 namespace prometheus {
 class Counter;
@@ -51,7 +52,9 @@ class WorkerContext : public boost::asio::io_context {
 
 class Worker {
  public:
-  Worker(unsigned id, telemetry::WorkerMetrics& metrics, telemetry::AccessLog& access_log);
+  // `tracer` receives the spans of sampled exchanges when a snapshot turns tracing on.
+  Worker(unsigned id, telemetry::WorkerMetrics& metrics, telemetry::AccessLog& access_log,
+         telemetry::TraceExporter& tracer);
   ~Worker();
 
   unsigned id() const { return id_; }
@@ -100,6 +103,7 @@ class Worker {
   WorkerContext ctx_{1};
   telemetry::WorkerMetrics& metrics_;
   telemetry::AccessLog& access_log_;
+  telemetry::TraceExporter& tracer_;
   UpstreamPool pool_;
   std::thread thread_;
   std::shared_ptr<const Snapshot> snapshot_;

@@ -182,7 +182,12 @@ MainMetrics::MainMetrics(prometheus::Registry& r)
                                       "Admin requests refused (cross-site, foreign Host, simple POST), by reason.")),
       access_log_dropped(family<prometheus::Counter>(r, "hawser_access_log_dropped_total",
                                                      "Access log lines lost: buffer full or write failed.")
-                             .Add({})) {}
+                             .Add({})),
+      trace_spans(family<prometheus::Counter>(r, "hawser_trace_spans_total",
+                                              "Finished spans, by outcome: exported, dropped (the export queue was "
+                                              "full), failed (the collector refused them or stayed unreachable).")) {
+  for (const char* outcome : {"exported", "dropped", "failed"}) trace_spans.Add({{"outcome", outcome}});
+}
 
 Metrics::Metrics(unsigned workers) : registries_{std::make_shared<prometheus::Registry>()}, main_(*registries_[0]) {
   for (unsigned i = 0; i < workers; ++i) {

@@ -101,6 +101,7 @@ class MainMetrics {
   ServingErrors serving_errors;
   prometheus::Family<prometheus::Counter>& admin_refused;  // {reason}: admin requests answered 403/400
   prometheus::Counter& access_log_dropped;                 // incremented by the access log's threads (atomic)
+  prometheus::Family<prometheus::Counter>& trace_spans;    // {outcome}: the exporter's (dropped: by any worker, atomic)
 };
 
 class Metrics {

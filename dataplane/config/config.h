@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "telemetry/trace_context.h"
+
 namespace hawser::config {
 
 using Duration = std::chrono::milliseconds;
@@ -226,6 +228,22 @@ struct AccessLog {
   std::string path = "stdout";  // stdout | off | a file
 };
 
+// `telemetry.tracing.otlp`, with the OTEL_* environment variables filling
+// what the file leaves out (tracing_config.cpp).
+struct Tracing {
+  std::string endpoint;                                      // the URL spans are POSTed to (.../v1/traces)
+  bool json = false;                                         // protocol http/json; else http/protobuf
+  bool gzip = true;                                          // compression: gzip | none
+  std::vector<std::pair<std::string, std::string>> headers;  // secrets: /config_dump shows the names only
+  Duration timeout{10000};
+  telemetry::Sampler sampler;  // sample_ratio (parent-based), or OTEL_TRACES_SAMPLER
+  std::vector<telemetry::Propagator> propagation{telemetry::Propagator::w3c};
+  uint32_t max_batch_spans = 512;
+  uint64_t max_batch_bytes = 512 * 1024;
+  Duration batch_delay{5000};
+  uint32_t max_queue_spans = 2048;
+};
+
 struct Config {
   std::string source;  // file path or "HAWSER_CONFIG_YAML"
   Node node;
@@ -242,6 +260,7 @@ struct Config {
   std::string metrics_path = "/metrics";
   bool metrics_enabled = true;  // false: no request is counted and the metrics path answers 404
   AccessLog access_log;
+  std::optional<Tracing> tracing;  // off when neither the file nor OTEL_EXPORTER_OTLP_*ENDPOINT names a collector
 };
 
 // Thrown only while loading: "<file>:<line>: <key.path>: <problem>".

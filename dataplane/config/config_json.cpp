@@ -178,6 +178,30 @@ boost::json::value toJson(const Config& c) {
   root["outbound"] = std::move(outbound);
   root["telemetry"] = {{"metrics", {{"path", c.metrics_path}, {"enabled", c.metrics_enabled}}},
                        {"access_log", {{"path", c.access_log.path}}}};
+  if (const auto& t = c.tracing) {
+    // Header values are a collector's credentials: names only.
+    boost::json::array header_names;
+    for (const auto& h : t->headers) header_names.push_back(boost::json::value(h.first));
+    boost::json::array propagation;
+    for (auto p : t->propagation) propagation.push_back(boost::json::value(telemetry::name(p)));
+    const char* root_sampler = t->sampler.root == telemetry::Sampler::Root::always_on    ? "always_on"
+                               : t->sampler.root == telemetry::Sampler::Root::always_off ? "always_off"
+                                                                                         : "ratio";
+    root["telemetry"].as_object()["tracing"] = {
+        {"otlp",
+         {{"endpoint", t->endpoint},
+          {"protocol", t->json ? "http/json" : "http/protobuf"},
+          {"compression", t->gzip ? "gzip" : "none"},
+          {"timeout", formatDuration(t->timeout)},
+          {"header_names", std::move(header_names)},
+          {"sampler", {{"root", root_sampler}, {"ratio", t->sampler.ratio}, {"parent_based", t->sampler.parent_based}}},
+          {"propagation", std::move(propagation)},
+          {"batch",
+           {{"max_spans", t->max_batch_spans},
+            {"max_bytes", t->max_batch_bytes},
+            {"delay", formatDuration(t->batch_delay)}}},
+          {"max_queue_spans", t->max_queue_spans}}}};
+  }
   return root;
 }
 

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "telemetry/trace_context.h"
+
 namespace hawser::telemetry {
 struct RequestStats;
 }
@@ -21,6 +23,19 @@ namespace hawser {
 
 enum class Direction { inbound, outbound };
 enum class BodyDirection { request, response };
+
+// The trace this exchange belongs to (dataplane/http/trace_headers.cpp):
+// set from the request head when tracing is on, read by the observers.
+struct ExchangeTrace {
+  bool active = false;   // tracing is on: the context is propagated
+  bool sampled = false;  // and this exchange's spans are exported
+  telemetry::TraceId trace;
+  telemetry::SpanId span;     // this hop's span: SERVER inbound, CLIENT outbound
+  telemetry::SpanId parent;   // the caller's span; all zero for a new trace
+  telemetry::SpanId attempt;  // outbound: the current attempt's span
+  std::string tracestate;     // W3C tracestate as received (when well formed), passed on
+  std::string user_agent;     // sampled exchanges only
+};
 
 struct Exchange {
   using Clock = std::chrono::steady_clock;
@@ -42,6 +57,12 @@ struct Exchange {
   uint64_t bytes_out = 0;                    // response body bytes to the client
   telemetry::RequestStats* stats = nullptr;  // the series this exchange counts in
   bool response_started = false;             // a response head went to the client
+  std::string_view client_address;           // the downstream peer's IP (lives in the connection)
+  std::string_view scheme = "http";          // what the client spoke: http, or https over TLS
+  std::string_view route;                    // the prefix of the service route matched ("" if none)
+  std::string_view subset;                   // the named subset chosen ("" if none)
+  std::string_view upstream_peer;            // the identity the upstream proved (outbound mTLS)
+  ExchangeTrace trace;
 };
 
 // One try of an exchange against one endpoint.

@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 
 #include "dataplane/http/request_head.h"
+#include "dataplane/http/trace_headers.h"
 #include "dataplane/inbound_tls.h"
 #include "dataplane/sessions.h"
 #include "dataplane/worker.h"
@@ -95,6 +96,8 @@ asio::awaitable<bool> HttpConnection::serveOne() {
   x.direction = spec->kind == ListenerSpec::Kind::inbound ? Direction::inbound : Direction::outbound;
   x.listener = spec->name;
   x.peer = peer_identity_;
+  x.client_address = client_ip_;
+  x.scheme = down_.isTls() ? "https" : "http";
   // Counted in the listener's service until routing names another; the
   // http_proxy listener has none until then.
   x.stats = !spec->cluster ? unroutedStats() : peer_stats_ ? peer_stats_ : spec->cluster->stats[w_.id()];
@@ -111,6 +114,7 @@ asio::awaitable<bool> HttpConnection::serveOne() {
     co_await localReply(x, *reply, nullptr);
     co_return false;
   }
+  if (snap_->config->tracing) startTrace(x, rq.head(), *snap_->config->tracing, w_.rng());
   observers_->requestHead(x, rq.head());
 
   if (auto reply = checkRequest(x, rq, *spec)) co_return co_await localReply(x, *reply, &rq);  // authz

@@ -2,6 +2,7 @@
 
 #include "telemetry/access_log.h"
 #include "telemetry/metrics.h"
+#include "telemetry/trace_exporter.h"
 
 namespace hawser {
 
@@ -42,6 +43,127 @@ class AccessLogObserver final : public ExchangeObserver {
  private:
   telemetry::AccessLog& log_;
 };
+
+// The spans of sampled exchanges (dataplane/http/README.md, "Tracing"):
+// SERVER inbound, CLIENT outbound, and outbound one CLIENT child per attempt.
+class TracingObserver final : public ExchangeObserver {
+ public:
+  explicit TracingObserver(telemetry::TraceExporter& exporter) : exporter_(exporter) {}
+
+  void onAttemptEnd(const Exchange& x, const Attempt& a) noexcept override {
+    if (!x.trace.sampled || x.direction != Direction::outbound) return;
+    try {
+      auto s = base(x, x.trace.attempt, x.trace.span, telemetry::SpanKind::client);
+      s.start_ns = unixNanos(a.start);
+      s.end_ns = unixNanos(a.end);
+      server(s, x);
+      addressAndPort(s, "network.peer.address", "network.peer.port", a.endpoint);
+      s.attributes.push_back(Attribute::integer("hawser.attempt", a.number));
+      if (a.number > 1) s.attributes.push_back(Attribute::integer("http.request.resend_count", a.number - 1));
+      s.attributes.push_back(Attribute::str("hawser.upstream", a.endpoint));
+      if (a.status) s.attributes.push_back(Attribute::integer("http.response.status_code", a.status));
+      if (!a.failure.empty()) {
+        s.attributes.push_back(Attribute::str("error.type", a.failure));
+        s.status = telemetry::SpanStatus::error;
+      } else if (a.status >= 400) {
+        s.attributes.push_back(Attribute::str("error.type", std::to_string(a.status)));
+        s.status = telemetry::SpanStatus::error;
+      }
+      exporter_.submit(std::move(s));
+    } catch (...) {  // an observer never fails the exchange
+    }
+  }
+
+  void onComplete(const Exchange& x) noexcept override {
+    if (!x.trace.sampled) return;
+    try {
+      const bool inbound = x.direction == Direction::inbound;
+      auto s =
+          base(x, x.trace.span, x.trace.parent, inbound ? telemetry::SpanKind::server : telemetry::SpanKind::client);
+      s.start_ns = unixNanos(x.start);
+      s.end_ns = unixNanos(Exchange::Clock::now());
+      if (!x.route.empty()) {
+        s.name.append(" ").append(x.route);
+        s.attributes.push_back(Attribute::str("http.route", x.route));
+      }
+      auto path = std::string_view(x.path);
+      path = path.substr(0, path.find('?'));  // never the query: it may hold secrets
+      s.attributes.push_back(Attribute::str(path.starts_with("/") ? "url.path" : "url.full", path));
+      s.attributes.push_back(Attribute::str("url.scheme", x.scheme));
+      server(s, x);
+      if (inbound && !x.client_address.empty()) {
+        s.attributes.push_back(Attribute::str("network.peer.address", x.client_address));
+        s.attributes.push_back(Attribute::str("client.address", x.client_address));
+      }
+      if (!x.trace.user_agent.empty())
+        s.attributes.push_back(Attribute::str("user_agent.original", x.trace.user_agent));
+      if (x.status) s.attributes.push_back(Attribute::integer("http.response.status_code", x.status));
+      // SERVER: 5xx is an error, 4xx is the client's; CLIENT: both are.
+      if (x.status >= (inbound ? 500u : 400u) || x.status == 0) {
+        s.status = telemetry::SpanStatus::error;
+        s.attributes.push_back(
+            Attribute::str("error.type", x.status ? std::to_string(x.status)
+                                                  : std::string(x.reason.empty() ? "incomplete" : x.reason)));
+      }
+      if (!x.peer.empty()) s.attributes.push_back(Attribute::str("hawser.peer_identity", x.peer));
+      if (!x.upstream_peer.empty()) s.attributes.push_back(Attribute::str("hawser.upstream_identity", x.upstream_peer));
+      if (!x.upstream.empty()) s.attributes.push_back(Attribute::str("hawser.upstream", x.upstream));
+      if (x.attempts) s.attributes.push_back(Attribute::integer("hawser.attempts", x.attempts));
+      if (!x.reason.empty()) s.attributes.push_back(Attribute::str("hawser.local_reply", x.reason));
+      if (!x.subset.empty()) s.attributes.push_back(Attribute::str("hawser.subset", x.subset));
+      if (!x.request_id.empty()) s.attributes.push_back(Attribute::str("hawser.request_id", x.request_id));
+      s.attributes.push_back(Attribute::str("hawser.listener", x.listener));
+      exporter_.submit(std::move(s));
+    } catch (...) {
+    }
+  }
+
+ private:
+  using Attribute = telemetry::Attribute;
+
+  static uint64_t unixNanos(Exchange::Clock::time_point t) {
+    const auto now = std::chrono::system_clock::now() - (Exchange::Clock::now() - t);
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+  }
+
+  static telemetry::SpanRecord base(const Exchange& x, const telemetry::SpanId& span, const telemetry::SpanId& parent,
+                                    telemetry::SpanKind kind) {
+    telemetry::SpanRecord s;
+    s.trace = x.trace.trace;
+    s.span = span;
+    s.parent = parent;
+    s.sampled = true;
+    s.trace_state = x.trace.tracestate;
+    s.kind = kind;
+    s.name = x.method;
+    s.attributes.reserve(16);
+    s.attributes.push_back(Attribute::str("http.request.method", x.method));
+    return s;
+  }
+
+  static void addressAndPort(telemetry::SpanRecord& s, std::string_view akey, std::string_view pkey,
+                             std::string_view hostport) {
+    auto colon = hostport.rfind(':');
+    auto host = colon == std::string_view::npos ? hostport : hostport.substr(0, colon);
+    if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    s.attributes.push_back(Attribute::str(akey, host));
+    if (colon != std::string_view::npos) {
+      int64_t port = 0;
+      for (char c : hostport.substr(colon + 1)) {
+        if (c < '0' || c > '9' || port > 65535) return;
+        port = port * 10 + (c - '0');
+      }
+      s.attributes.push_back(Attribute::integer(pkey, port));
+    }
+  }
+
+  // server.address / server.port: the authority the client asked for.
+  static void server(telemetry::SpanRecord& s, const Exchange& x) {
+    if (!x.authority.empty()) addressAndPort(s, "server.address", "server.port", x.authority);
+  }
+
+  telemetry::TraceExporter& exporter_;
+};
 }  // namespace
 
 std::unique_ptr<ExchangeObserver> makeMetricsObserver() {
@@ -52,8 +174,14 @@ std::unique_ptr<ExchangeObserver> makeAccessLogObserver(telemetry::AccessLog& lo
   return std::make_unique<AccessLogObserver>(log);
 }
 
-std::shared_ptr<const ExchangeObservers> compileObservers(bool metrics_enabled, telemetry::AccessLog& log) {
+std::unique_ptr<ExchangeObserver> makeTracingObserver(telemetry::TraceExporter& exporter) {
+  return std::make_unique<TracingObserver>(exporter);
+}
+
+std::shared_ptr<const ExchangeObservers> compileObservers(bool metrics_enabled, telemetry::AccessLog& log,
+                                                          telemetry::TraceExporter* tracer) {
   auto set = std::make_shared<ExchangeObservers>();
+  if (tracer) set->list.push_back(makeTracingObserver(*tracer));
   if (metrics_enabled) set->list.push_back(makeMetricsObserver());
   if (log.enabled()) set->list.push_back(makeAccessLogObserver(log));
   return set;

@@ -1,5 +1,5 @@
-// The exchange observers hawser has today: request metrics and the access
-// log. Built per snapshot by each worker (dataplane/worker.cpp).
+// The exchange observers hawser has today: spans, request metrics and the
+// access log. Built per snapshot by each worker (dataplane/worker.cpp).
 #pragma once
 
 #include <memory>
@@ -8,7 +8,8 @@
 
 namespace hawser::telemetry {
 class AccessLog;
-}
+class TraceExporter;
+}  // namespace hawser::telemetry
 
 namespace hawser {
 
@@ -18,7 +19,13 @@ std::unique_ptr<ExchangeObserver> makeMetricsObserver();
 // One JSON line per exchange.
 std::unique_ptr<ExchangeObserver> makeAccessLogObserver(telemetry::AccessLog& log);
 
-// The observers for a snapshot: metrics when enabled, the access log when on.
-std::shared_ptr<const ExchangeObservers> compileObservers(bool metrics_enabled, telemetry::AccessLog& log);
+// The spans of sampled exchanges, handed to the exporter.
+std::unique_ptr<ExchangeObserver> makeTracingObserver(telemetry::TraceExporter& exporter);
+
+// The observers for a snapshot: tracing when on (first, so that later
+// observers see a finished trace context), metrics when enabled, the access
+// log when on.
+std::shared_ptr<const ExchangeObservers> compileObservers(bool metrics_enabled, telemetry::AccessLog& log,
+                                                          telemetry::TraceExporter* tracer);
 
 }  // namespace hawser

@@ -97,6 +97,12 @@ std::optional<LocalReply> HttpConnection::route(Exchange& x, Request& rq, const 
     auto pin = req.find(kSubsetHeader);
     out.subset = out.cluster->chooseSubset(w_.id(), *out.route,
                                            pin == req.end() ? std::string_view() : std::string_view(pin->value()));
+    x.route = out.route->prefix;
+    if (out.subset && out.route->split) {
+      for (size_t j = 0; j < out.route->subset_ids.size(); ++j) {
+        if (out.route->subset_ids[j] == *out.subset) x.subset = out.route->split->subsets()[j].name;
+      }
+    }
   }
   out.timeouts = out.route && out.route->timeouts ? *out.route->timeouts : out.cluster->timeouts();
   out.retry = out.route && out.route->retry ? &*out.route->retry : &out.cluster->policy->retry();

@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 
 #include "dataplane/http/http_connection.h"
+#include "dataplane/http/trace_headers.h"
 #include "dataplane/http_headers.h"
 #include "dataplane/inbound_tls.h"
 #include "dataplane/worker.h"
@@ -153,6 +154,7 @@ asio::awaitable<void> HttpConnection::upstreamRequest(Exchange& x, Request& rq, 
     at.number = attempt;
     at.endpoint = ep->key;
     at.start = Clock::now();
+    if (x.trace.active) injectTrace(x, rq.head(), *snap_->config->tracing, w_.rng());
     observers_->attemptStart(x, at, rq.head());
 
     policy::UpstreamOutcome outcome = policy::UpstreamOutcome::connectFailure();
@@ -259,6 +261,7 @@ void HttpConnection::countOutboundPeer(Exchange& x, const UpstreamConnection& up
     outbound_peer_stats_ = &w_.metrics().requestStats("outbound", c.name(), outbound_peer_);
   }
   x.stats = outbound_peer_stats_;
+  x.upstream_peer = outbound_peer_;
 }
 
 // One attempt on a connected upstream: the head, the body (streamed once, or

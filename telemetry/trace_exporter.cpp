@@ -1,0 +1,207 @@
+#include "telemetry/trace_exporter.h"
+
+#include <prometheus/counter.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <charconv>
+
+#include "telemetry/log.h"
+#include "telemetry/otlp.h"
+
+// GCC 12 misreads a coroutine frame's sized delete as mismatched.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace hawser::telemetry {
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+TraceExporter::TraceExporter(asio::any_io_executor executor, OtlpTransport transport, ExporterCounters counters)
+    : executor_(std::move(executor)), transport_(std::move(transport)), counters_(counters), timer_(executor_) {}
+
+TraceExporter::~TraceExporter() {
+  *alive_ = false;
+}
+
+void TraceExporter::configure(ExporterSettings settings, ResourceAttributes resource) {
+  batch_at_ = std::max<size_t>(1, settings.max_batch_spans);
+  max_queue_ = std::max<size_t>(1, settings.max_queue_spans);
+  settings_ = std::move(settings);
+  resource_ = std::move(resource);
+}
+
+void TraceExporter::start() {
+  if (running_) return;
+  running_ = true;
+  asio::co_spawn(executor_, run(), asio::detached);
+}
+
+void TraceExporter::count(prometheus::Counter* c, size_t n) {
+  if (c && n) c->Increment(static_cast<double>(n));
+}
+
+bool TraceExporter::submit(SpanRecord&& span) noexcept {
+  if (closed_.load(std::memory_order_relaxed)) {
+    count(counters_.dropped, 1);
+    return false;
+  }
+  if (queued_.fetch_add(1, std::memory_order_relaxed) >= max_queue_.load(std::memory_order_relaxed)) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    count(counters_.dropped, 1);
+    return false;
+  }
+  size_t size = 0;
+  try {
+    std::lock_guard lock(mutex_);
+    incoming_.push_back(std::move(span));
+    size = incoming_.size();
+  } catch (...) {  // out of memory: the span is lost, never the request
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    count(counters_.dropped, 1);
+    return false;
+  }
+  // A full batch wakes the loop (once, not per span).
+  if (size >= batch_at_.load(std::memory_order_relaxed) && !wake_posted_.exchange(true)) {
+    asio::post(executor_, [this, alive = alive_] {
+      if (*alive) timer_.cancel();
+    });
+  }
+  return true;
+}
+
+void TraceExporter::shutdown(Clock::time_point deadline, std::function<void()> done) {
+  closed_ = true;
+  stopping_ = true;
+  deadline_ = deadline;
+  done_ = std::move(done);
+  if (!running_) {
+    // Never started: what was queued cannot go anywhere.
+    std::lock_guard lock(mutex_);
+    count(counters_.failed, incoming_.size());
+    incoming_.clear();
+    queued_ = 0;
+    asio::post(executor_, std::exchange(done_, {}));
+    return;
+  }
+  timer_.cancel();
+}
+
+asio::awaitable<void> TraceExporter::sleep(Clock::duration d) {
+  timer_.expires_after(d);
+  co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+asio::awaitable<void> TraceExporter::run() {
+  std::vector<SpanRecord> pending;
+  for (;;) {
+    if (!stopping_) {
+      bool full;
+      {
+        std::lock_guard lock(mutex_);
+        full = incoming_.size() >= batch_at_.load(std::memory_order_relaxed);
+      }
+      if (!full) co_await sleep(settings_.batch_delay);
+    }
+    wake_posted_ = false;
+    {
+      std::lock_guard lock(mutex_);
+      pending.swap(incoming_);
+    }
+    // In batches bounded by count and bytes, oldest first.
+    size_t from = 0;
+    while (from < pending.size()) {
+      size_t to = from, bytes = 0;
+      while (to < pending.size() && to - from < settings_.max_batch_spans &&
+             (to == from || bytes + pending[to].approximateBytes() <= settings_.max_batch_bytes)) {
+        bytes += pending[to++].approximateBytes();
+      }
+      std::vector<SpanRecord> batch(std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(from)),
+                                    std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(to)));
+      co_await exportBatch(batch);
+      queued_.fetch_sub(to - from, std::memory_order_relaxed);
+      from = to;
+    }
+    pending.clear();
+    if (stopping_) {
+      std::lock_guard lock(mutex_);
+      if (incoming_.empty()) break;
+    }
+  }
+  running_ = false;
+  if (done_) std::exchange(done_, {})();
+}
+
+namespace {
+bool retryable(unsigned status) {
+  return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+// Retry-After as delay-seconds (an HTTP date is not used by collectors).
+std::optional<std::chrono::milliseconds> parseRetryAfter(std::string_view v) {
+  unsigned seconds = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return std::chrono::seconds(seconds);
+}
+}  // namespace
+
+asio::awaitable<void> TraceExporter::exportBatch(std::vector<SpanRecord>& batch) {
+  const auto& s = settings_;
+  OtlpPost post;
+  post.url = s.url;
+  post.body = s.json ? encodeOtlpJson(resource_, batch) : encodeOtlpProtobuf(resource_, batch);
+  post.headers = s.headers;
+  post.headers.emplace_back("Content-Type", s.json ? "application/json" : "application/x-protobuf");
+  if (s.gzip) {
+    if (auto z = gzipCompress(post.body); !z.empty()) {
+      post.body = std::move(z);
+      post.headers.emplace_back("Content-Encoding", "gzip");
+    }
+  }
+  std::string last;
+  for (unsigned attempt = 1;; ++attempt) {
+    const auto now = Clock::now();
+    if (now >= deadline_) {
+      last = "drain deadline reached";
+      break;
+    }
+    post.timeout = std::min<std::chrono::milliseconds>(
+        s.timeout,
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now) + std::chrono::milliseconds(1));
+    auto reply = co_await transport_(post);
+    if (reply.error.empty() && reply.status / 100 == 2) {
+      count(counters_.exported, batch.size());
+      if (failing_) log::info("trace export recovered", {{"url", s.url}});
+      failing_ = false;
+      co_return;
+    }
+    last = reply.error.empty() ? "HTTP " + std::to_string(reply.status) : reply.error;
+    if ((!reply.error.empty() || retryable(reply.status)) && attempt < s.max_attempts) {
+      // Exponential backoff with full jitter, unless the collector said when.
+      auto cap = std::min(s.backoff_max, s.backoff_base * (1u << std::min(attempt - 1, 10u)));
+      jitter_ ^= jitter_ << 13, jitter_ ^= jitter_ >> 7, jitter_ ^= jitter_ << 17;
+      std::chrono::milliseconds wait{cap.count() / 2 + static_cast<int64_t>(jitter_ % (cap.count() / 2 + 1))};
+      if (auto ra = parseRetryAfter(reply.retry_after)) {
+        if (*ra > s.max_retry_after) break;
+        wait = *ra;
+      }
+      if (Clock::now() + wait >= deadline_) {
+        last += "; no time left to retry before the drain deadline";
+        break;
+      }
+      co_await sleep(wait);
+      continue;
+    }
+    break;
+  }
+  count(counters_.failed, batch.size());
+  if (!failing_)
+    log::warn("trace export failed; spans dropped", {{"url", s.url}, {"error", last}, {"spans", batch.size()}});
+  failing_ = true;
+}
+
+}  // namespace hawser::telemetry
