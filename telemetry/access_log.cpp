@@ -158,6 +158,10 @@ void appendAccessLine(std::string& out, const AccessRecord& r) {
   num("bytes_received", r.bytes_received);
   num("bytes_sent", r.bytes_sent);
   str("reason", r.reason);
+  if (!r.trace_id.empty()) {
+    str("trace_id", r.trace_id);
+    str("span_id", r.span_id);
+  }
   out.append("}\n");
 }
 

@@ -31,7 +31,9 @@ struct AccessRecord {
   std::string_view authority;
   std::string_view path;
   std::string_view upstream;
-  std::string_view reason;  // x-hawser-reason of a local reply, else empty
+  std::string_view reason;    // x-hawser-reason of a local reply, else empty
+  std::string_view trace_id;  // hex; empty when tracing is off
+  std::string_view span_id;   // this hop's span
   unsigned status = 0;
   double duration_ms = 0;
   uint64_t bytes_received = 0;  // request body bytes from the client

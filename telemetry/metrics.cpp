@@ -1,5 +1,7 @@
 #include "telemetry/metrics.h"
 
+#include <algorithm>
+
 #include <prometheus/text_serializer.h>
 
 #include <map>
@@ -61,7 +63,28 @@ ServingErrors::ServingErrors(prometheus::Registry& r)
                                                 "Accepts that failed (e.g. out of file descriptors) and were retried.")
                         .Add({})) {}
 
-WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
+PeerSeriesLimit::PeerSeriesLimit(prometheus::Registry& r)
+    : overflow_(family<prometheus::Counter>(
+          r, "hawser_peer_series_overflow_total",
+          "Connections whose peer identity was counted as peer=\"other\": the service already had the maximum "
+          "number of peer series.")) {}
+
+std::string_view PeerSeriesLimit::admit(std::string_view direction, std::string_view service, std::string_view peer) {
+  if (peer.empty() || peer == "unknown" || peer == "other") return peer;
+  std::string key;
+  key.append(direction).append(1, '\0').append(service);
+  std::lock_guard lock(mutex_);
+  auto& known = peers_[key];
+  if (std::find(known.begin(), known.end(), peer) != known.end()) return peer;
+  if (known.size() < kMaxPeersPerService) {
+    known.emplace_back(peer);
+    return peer;
+  }
+  overflow_.Add({{"direction", std::string(direction)}, {"service", std::string(service)}}).Increment();
+  return "other";
+}
+
+WorkerMetrics::WorkerMetrics(prometheus::Registry& r, PeerSeriesLimit* peers)
     : downstream_active(
           family<prometheus::Gauge>(r, "hawser_downstream_connections_active", "Client connections currently open.")
               .Add({})),
@@ -94,7 +117,8 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
       ejections_(family<prometheus::Counter>(r, "hawser_outlier_ejections_total",
                                              "Endpoints ejected by passive outlier detection.")),
       health_checks_(family<prometheus::Counter>(r, "hawser_health_checks_total",
-                                                 "Active health checks of upstream endpoints, by result.")) {}
+                                                 "Active health checks of upstream endpoints, by result.")),
+      peers_(peers) {}
 
 PolicyStats& WorkerMetrics::policyStats(std::string_view service) {
   std::lock_guard lock(mutex_);
@@ -126,6 +150,7 @@ prometheus::Counter& WorkerMetrics::rateLimited(std::string_view listener) {
 }
 
 RequestStats& WorkerMetrics::requestStats(std::string_view direction, std::string_view service, std::string_view peer) {
+  if (peers_) peer = peers_->admit(direction, service, peer);
   std::string key;
   key.append(direction).append(1, '\0').append(service).append(1, '\0').append(peer);
   std::lock_guard lock(mutex_);
@@ -189,10 +214,11 @@ MainMetrics::MainMetrics(prometheus::Registry& r)
   for (const char* outcome : {"exported", "dropped", "failed"}) trace_spans.Add({{"outcome", outcome}});
 }
 
-Metrics::Metrics(unsigned workers) : registries_{std::make_shared<prometheus::Registry>()}, main_(*registries_[0]) {
+Metrics::Metrics(unsigned workers)
+    : registries_{std::make_shared<prometheus::Registry>()}, main_(*registries_[0]), peer_limit_(*registries_[0]) {
   for (unsigned i = 0; i < workers; ++i) {
     registries_.push_back(std::make_shared<prometheus::Registry>());
-    workers_.push_back(std::make_unique<WorkerMetrics>(*registries_.back()));
+    workers_.push_back(std::make_unique<WorkerMetrics>(*registries_.back(), &peer_limit_));
   }
 }
 

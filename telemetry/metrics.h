@@ -46,10 +46,27 @@ struct ServingErrors {
   prometheus::Counter& accept_errors;    // hawser_accept_errors_total: failed accepts (EMFILE, ENFILE, ...)
 };
 
+// The bound on peer-identity series per (direction, service), across every
+// worker: past kMaxPeersPerService identities, a new one is counted under
+// peer="other" and in hawser_peer_series_overflow_total, so a caller that
+// mints identities cannot grow /metrics without bound.
+class PeerSeriesLimit {
+ public:
+  static constexpr size_t kMaxPeersPerService = 100;
+  explicit PeerSeriesLimit(prometheus::Registry& main_registry);
+  // The label to use for `peer` (itself, or "other").
+  std::string_view admit(std::string_view direction, std::string_view service, std::string_view peer);
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::vector<std::string>> peers_;  // "direction\0service" -> identities
+  prometheus::Family<prometheus::Counter>& overflow_;
+};
+
 // The metrics one worker writes. Only that worker's thread records into it.
 class WorkerMetrics {
  public:
-  explicit WorkerMetrics(prometheus::Registry& registry);
+  explicit WorkerMetrics(prometheus::Registry& registry, PeerSeriesLimit* peers = nullptr);
 
   // Resolves (and caches) the series for a label set. Call at config time
   // or once per connection, never per request. Thread-safe.
@@ -81,6 +98,7 @@ class WorkerMetrics {
   std::unordered_map<std::string, std::unique_ptr<PolicyStats>> policy_stats_;
   std::unordered_map<std::string, prometheus::Counter*> rate_limited_by_listener_;
   std::unordered_map<std::string, prometheus::Counter*> tls_errors_by_reason_;
+  PeerSeriesLimit* peers_ = nullptr;
   std::mutex mutex_;  // guards the caches below (config time only)
   std::unordered_map<std::string, std::unique_ptr<RequestStats>> stats_;
   std::unordered_map<std::string, prometheus::Counter*> malformed_by_reason_;
@@ -115,6 +133,7 @@ class Metrics {
  private:
   std::vector<std::shared_ptr<prometheus::Registry>> registries_;  // [0] main, then workers
   MainMetrics main_;
+  PeerSeriesLimit peer_limit_;
   std::vector<std::unique_ptr<WorkerMetrics>> workers_;
 };
 

@@ -129,24 +129,28 @@ std::string_view trimmed(std::string_view s) {
 }
 }  // namespace
 
+std::optional<std::vector<std::pair<std::string, std::string>>> parseOtelList(std::string_view rest) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    auto item = trimmed(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    std::string key, value;
+    if (eq == std::string_view::npos || !percentDecode(trimmed(item.substr(0, eq)), key) ||
+        !percentDecode(trimmed(item.substr(eq + 1)), value) || key.empty()) {
+      return std::nullopt;
+    }
+    out.emplace_back(std::move(key), std::move(value));
+  }
+  return out;
+}
+
 void addEnvironmentResource(ResourceAttributes& r, const EnvLookup& env, std::string& error) {
   if (auto list = env("OTEL_RESOURCE_ATTRIBUTES"); list && !list->empty()) {
-    ResourceAttributes parsed;
-    std::string_view rest = *list;
-    bool ok = true;
-    while (ok && !rest.empty()) {
-      auto comma = rest.find(',');
-      auto item = trimmed(rest.substr(0, comma));
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-      if (item.empty()) continue;
-      auto eq = item.find('=');
-      std::string key, value;
-      ok = eq != std::string_view::npos && eq > 0 && percentDecode(trimmed(item.substr(0, eq)), key) &&
-           percentDecode(trimmed(item.substr(eq + 1)), value) && !key.empty();
-      if (ok) setAttribute(parsed, key, value);
-    }
-    if (ok) {
-      for (const auto& [k, v] : parsed) setAttribute(r, k, v);
+    if (auto parsed = parseOtelList(*list)) {
+      for (const auto& [k, v] : *parsed) setAttribute(r, k, v);
     } else {
       error =
           "OTEL_RESOURCE_ATTRIBUTES: expected key=value pairs separated by commas (values percent-encoded); "

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "telemetry/span.h"
 
@@ -31,6 +33,10 @@ bool addEcsResource(ResourceAttributes& r, std::string_view task_json, std::stri
 // OTEL_RESOURCE_ATTRIBUTES (`k=v,k2=v2`, values percent-decoded) and
 // OTEL_SERVICE_NAME. A malformed list is ignored whole and reported in `error`.
 void addEnvironmentResource(ResourceAttributes& r, const EnvLookup& env, std::string& error);
+// The OTEL_* list form (`key=value,key2=value2`, spaces around items
+// ignored, keys and values percent-decoded), as OTEL_RESOURCE_ATTRIBUTES
+// and OTEL_EXPORTER_OTLP_HEADERS use it; nullopt when malformed.
+std::optional<std::vector<std::pair<std::string, std::string>>> parseOtelList(std::string_view list);
 // Sets (replacing) one attribute.
 void setAttribute(ResourceAttributes& r, std::string_view key, std::string_view value);
 const std::string* findAttribute(const ResourceAttributes& r, std::string_view key);

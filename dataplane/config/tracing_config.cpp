@@ -7,6 +7,7 @@
 
 #include "dataplane/config/field.h"
 #include "dataplane/config/tracing_config.h"
+#include "telemetry/resource.h"
 
 namespace hawser::config {
 namespace {
@@ -47,23 +48,6 @@ std::optional<std::string> otlpUrl(std::string url, bool append_path, std::strin
     url += "/v1/traces";
   }
   return url;
-}
-
-bool percentDecode(std::string_view in, std::string& out) {
-  out.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size() || !std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
-        !std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
-      return false;
-    }
-    out.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
-    i += 2;
-  }
-  return true;
 }
 
 std::string_view trim(std::string_view s) {
@@ -188,19 +172,11 @@ std::optional<Tracing> readTracing(const Field& otlp,
     }
   }
   if (auto v = either(env, "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")) {
-    std::string_view rest = v->second;
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      auto item = trim(rest.substr(0, comma));
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-      if (item.empty()) continue;
-      auto eq = item.find('=');
-      std::string key, value;
-      if (eq == std::string_view::npos || !percentDecode(trim(item.substr(0, eq)), key) ||
-          !percentDecode(trim(item.substr(eq + 1)), value) || !validHeader(key, value)) {
-        // The value may be a secret: never echo it.
-        envFail(v->first, "expected name=value pairs separated by commas (values percent-encoded)");
-      }
+    auto list = telemetry::parseOtelList(v->second);
+    // A malformed value may hold a secret: never echo it.
+    if (!list) envFail(v->first, "expected name=value pairs separated by commas (values percent-encoded)");
+    for (auto& [key, value] : *list) {
+      if (!validHeader(key, value)) envFail(v->first, "\"" + key + "\" is not a valid HTTP header field");
       bool set_in_file = false;
       for (const auto& h : t.headers) set_in_file |= iequals(h.first, key);
       if (!set_in_file) t.headers.emplace_back(std::move(key), std::move(value));

@@ -35,6 +35,13 @@ class AccessLogObserver final : public ExchangeObserver {
     r.bytes_received = x.bytes_in;
     r.bytes_sent = x.bytes_out;
     try {
+      std::string trace, span;
+      if (x.trace.active) {
+        trace = x.trace.trace.hex();
+        span = x.trace.span.hex();
+        r.trace_id = trace;
+        r.span_id = span;
+      }
       log_.write(r);
     } catch (...) {  // an observer never fails the exchange
     }

@@ -321,6 +321,25 @@ class ExporterTest(unittest.TestCase):
         self.assertEqual(h.wait_exit(timeout=20), 0)
         self.assertEqual(len(rx.spans()), 3)
 
+    def test_access_log_lines_carry_the_trace_and_span_ids(self):
+        rx = OtlpReceiver().start()
+        self.addCleanup(rx.stop)
+        log_path = os.path.join(ENV["tmp"], "access-trace.log")
+        telemetry = tracing(rx)
+        telemetry["access_log"] = {"path": log_path}
+        h = self.sidecar("logged", telemetry)
+        self.send(h, 1, "l")
+        spans = rx.wait_for_spans(2, timeout=20)
+        request = [s for s in spans if "hawser.attempt" not in s["attributes"]][0]
+
+        def line():
+            with open(log_path) as f:
+                lines = [json.loads(x) for x in f if x.strip()]
+            return lines[-1] if lines else None
+        entry = hh.wait_until(line, timeout=10, message="an access log line")
+        self.assertEqual(entry["trace_id"], request["trace_id"])
+        self.assertEqual(entry["span_id"], request["span_id"])
+
     def test_ecs_task_metadata_and_otel_environment(self):
         md = EcsMetadata(region="eu-west-1", account="123456789012", cluster="prod").start()
         self.addCleanup(md.stop)
@@ -334,6 +353,7 @@ class ExporterTest(unittest.TestCase):
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test,team=pay%20ments",
             "OTEL_SERVICE_NAME": "checkout",
+            "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20s3cret,x-tenant=blue",
         })
         self.send(h, 1, "e")
         spans = rx.wait_for_spans(2, timeout=20)
@@ -350,6 +370,49 @@ class ExporterTest(unittest.TestCase):
         self.assertEqual(md.count("/task"), 1)  # read once
         rq = [x for x in rx.requests() if x["spans"]]
         self.assertEqual(rq[0]["content_type"], "application/json")
+        self.assertEqual(rq[0]["headers"]["authorization"], "Bearer s3cret")
+        self.assertEqual(rq[0]["headers"]["x-tenant"], "blue")
+        # The collector's credentials never show in the config dump or the logs.
+        st, _, dump = h.admin_get("/config_dump")
+        self.assertEqual(st, 200)
+        self.assertIn(b"authorization", dump)
+        self.assertNotIn(b"s3cret", dump)
+        self.assertFalse(any("s3cret" in line for line in h.stdout.snapshot() + h.stderr.snapshot()))
+
+
+class TracingConfigTest(unittest.TestCase):
+    def check(self, config, env):
+        path = os.path.join(ENV["tmp"], "tracing-check.yaml")
+        with open(path, "w") as f:
+            f.write(hh.to_yaml(hh.plaintext_defaults(hh.base_config(**config))) + "\n")
+        return hh.run_cmd([hh.hawser_bin(), "check-config", path], env=env)
+
+    def test_a_malformed_otel_variable_is_an_error_naming_it(self):
+        for env, needle in (
+                ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+                 "OTEL_EXPORTER_OTLP_PROTOCOL"),
+                ({"OTEL_EXPORTER_OTLP_ENDPOINT": "127.0.0.1:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+                ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_SAMPLER": "sometimes"},
+                 "OTEL_TRACES_SAMPLER"),
+                ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_HEADERS": "secret-without-eq"},
+                 "OTEL_EXPORTER_OTLP_HEADERS")):
+            rc, out, err = self.check({}, env)
+            self.assertNotEqual(rc, 0, env)
+            self.assertIn(needle, out + err)
+            self.assertNotIn("secret-without-eq", out + err)
+
+    def test_file_keys_are_checked_and_named(self):
+        rc, out, err = self.check({"telemetry": {"tracing": {"otlp": {"endpoint": "http://c:4318",
+                                                                       "sample_ratio": 1.5}}}}, {})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("telemetry.tracing.otlp.sample_ratio", out + err)
+        rc, out, err = self.check({"telemetry": {"tracing": {"otlp": {"endpoint": "http://c:4318",
+                                                                       "propagation": ["w3c", "jaeger"]}}}}, {})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("telemetry.tracing.otlp.propagation[1]", out + err)
+        rc, out, err = self.check({"telemetry": {"tracing": {"otlp": {"protocol": "http/json"}}}}, {})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("telemetry.tracing.otlp.endpoint", out + err)
 
 
 if __name__ == "__main__":
