@@ -31,7 +31,8 @@ shell wrapper can kill exactly those on exit, and is reaped and removed from it 
 The demo is a list of steps (STEPS at the bottom).  Capabilities add a step, or a config hook
 (CONFIG_HOOKS) that edits each sidecar's configuration before it starts; mTLS is both (the
 `certificates` step and `mtls_config`), and so is the local registry (the `registry` step and
-`registry_config`).  Later ones (capture, tracing) follow the same pattern.
+`registry_config`), and tracing (the `collector` step and `tracing_config`).  Later ones
+(capture) follow the same pattern.
 
 Exit status: 0 when every step passed, 1 otherwise.
 """
@@ -39,7 +40,9 @@ Exit status: 0 when every step passed, 1 otherwise.
 import argparse
 import collections
 import datetime
+import gzip
 import http.client
+import http.server
 import json
 import os
 import shutil
@@ -283,6 +286,64 @@ class Registry:
         return self.exit_code
 
 
+class Collector:
+    """A small OpenTelemetry collector: OTLP/HTTP JSON (`POST /v1/traces`, gzip or not) on
+    127.0.0.1:0, keeping every span with the service.name of its resource."""
+
+    def __init__(self):
+        self.spans = []
+        self.lock = threading.Lock()
+        collector = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if self.headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                if self.path != "/v1/traces" or "json" not in (self.headers.get("content-type") or ""):
+                    self.send_response(415 if self.path == "/v1/traces" else 404)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                spans = []
+                for rs in json.loads(body).get("resourceSpans", []):
+                    attrs = {a["key"]: a["value"].get("stringValue") for a in rs.get("resource", {}).get("attributes", [])}
+                    for ss in rs.get("scopeSpans", []):
+                        for sp in ss.get("spans", []):
+                            sp["service"] = attrs.get("service.name", "?")
+                            spans.append(sp)
+                with collector.lock:
+                    collector.spans.extend(spans)
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def trace(self, trace_id):
+        with self.lock:
+            return [s for s in self.spans if s["traceId"] == trace_id]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Mesh:
     """Everything the steps share."""
 
@@ -296,6 +357,7 @@ class Mesh:
         self.ca = None                              # path of the CA bundle
         self.stranger = None                        # a valid certificate the responder does not allow
         self.registry = None                        # Registry
+        self.collector = None                       # Collector (the sidecars' spans)
         self.cloudmap = None                        # CloudMapClient for the registry's JSON API
         self.service_id = None                      # the registry's id of demo/responder
         self.dereg = None                           # what the planned deregistration saw
@@ -327,6 +389,9 @@ class Mesh:
                 self.registry.stop()
             except Exception as e:  # noqa: BLE001
                 say("  (stopping the registry: %r)" % e)
+        if self.collector is not None:
+            self.collector.stop()
+            self.collector = None
 
     def remove_work_dir(self):
         if self.own_work_dir:
@@ -419,7 +484,14 @@ def registry_config(mesh, name, config):
 
 # Functions (mesh, sidecar_name, config_dict) -> None that edit a sidecar's configuration
 # before it starts.
-CONFIG_HOOKS = [mtls_config, registry_config]
+def tracing_config(mesh, name, config):
+    """Every sidecar sends its spans to the demo's collector (the `collector` step), as
+    OTLP/HTTP JSON, every 200ms; every trace is sampled."""
+    config["telemetry"] = {"tracing": {"otlp": {"endpoint": mesh.collector.url, "protocol": "http/json",
+                                                "batch": {"delay": "200ms"}}}}
+
+
+CONFIG_HOOKS = [mtls_config, registry_config, tracing_config]
 
 
 # --------------------------------------------------------------------------------------
@@ -582,6 +654,54 @@ def step_smoke(mesh):
     table([(name + " hawser", d["direction"], d["method"], d["authority"] or "-", d["path"],
             str(d["status"]), "%.2fms" % d["duration_ms"], "-> " + (d["upstream"] or "-"))
            for name, d in found], indent="    ")
+
+
+def step_collector(mesh):
+    mesh.collector = Collector().start()
+    table([("collector", mesh.collector.url + "/v1/traces  (OTLP/HTTP JSON; every sidecar exports here)")])
+
+
+KIND = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT"}
+
+
+def step_trace(mesh):
+    """The smoke request's trace: its id from the caller's access log, its spans from the
+    collector, printed as the tree their parent links make."""
+    rid = "demo-smoke-1"
+
+    def trace_id():
+        for d in mesh.sidecars["caller"].h.access_logs():
+            if d.get("request_id") == rid and d.get("trace_id"):
+                return d["trace_id"]
+        return None
+
+    tid = wait_until(trace_id, timeout=5, message="the trace id of %s in the caller's access log" % rid)
+    # caller: SERVER (inbound), CLIENT + one attempt (outbound, the app's call); responder: SERVER
+    spans = wait_until(lambda: (lambda s: s if len(s) >= 4 else None)(mesh.collector.trace(tid)),
+                       timeout=10, message="4 spans of trace %s at the collector" % tid)
+    say("  trace %s (x-request-id %s), %d spans from %d sidecars:"
+        % (tid, rid, len(spans), len({s["service"] for s in spans})))
+    by_parent = collections.defaultdict(list)
+    ids = {s["spanId"] for s in spans}
+    for s in spans:
+        by_parent[s.get("parentSpanId") if s.get("parentSpanId") in ids else ""].append(s)
+    rows = []
+
+    def walk(parent, depth):
+        for s in sorted(by_parent[parent], key=lambda s: int(s["startTimeUnixNano"])):
+            attrs = {a["key"]: list(a["value"].values())[0] for a in s.get("attributes", [])}
+            what = s["name"] + " " + (attrs.get("url.path") or "")
+            if "hawser.attempt" in attrs:
+                what = "%s attempt %s -> %s" % (s["name"], attrs["hawser.attempt"], attrs.get("hawser.upstream"))
+            ms = (int(s["endTimeUnixNano"]) - int(s["startTimeUnixNano"])) / 1e6
+            rows.append(("  " * depth + KIND.get(s["kind"], "?"), s["service"] + " hawser", what.strip(),
+                         "span " + s["spanId"], "parent " + (s.get("parentSpanId") or "-"),
+                         str(attrs.get("http.response.status_code", "-")), "%.2fms" % ms))
+            walk(s["spanId"], depth + 1)
+    walk("", 0)
+    table(rows, indent="    ")
+    if len(by_parent[""]) != 1:
+        raise StepFailed("expected one root span in trace %s, got %d" % (tid, len(by_parent[""])))
 
 
 def _traffic_worker(entry, jobs, results, lock, timeout):
@@ -1059,9 +1179,11 @@ def step_drain(mesh):
 STEPS = [
     ("certificates: a CA and a SPIFFE identity per workload (hawser certs)", step_certificates),
     ("registry: a local Cloud Map (hawser registry)", step_registry),
+    ("collector: an OpenTelemetry collector for the sidecars' spans", step_collector),
     ("start two responders, each with a sidecar that registers it", step_start_responders),
     ("start the caller and its sidecar (discovers the responders in the registry)", step_start_caller),
     ("one request end to end", step_smoke),
+    ("one trace through both sidecars", step_trace),
     ("traffic", step_traffic),
     ("negative checks: who may not reach the responder", step_negative),
     ("summary: requests", step_report_requests),

@@ -129,7 +129,7 @@ class CallerHandler(_Handler):
             else:
                 self._send_json(200, item)
         elif path == "/":
-            status, doc = self.server.fetch_upstream(self.headers.get("x-request-id"))
+            status, doc = self.server.fetch_upstream(self.headers.get("x-request-id"), self.headers.get("traceparent"))
             out = {"service": self.server.name, "items": self.server.item_count(),
                    "upstream_status": status, "upstream": doc}
             if status == 200:
@@ -246,13 +246,16 @@ class CallerServer(SampleServer):
             c.close()
         self._local.conn = None
 
-    def fetch_upstream(self, request_id=None):
+    def fetch_upstream(self, request_id=None, traceparent=None):
         """GET the upstream once (one retry on a stale keep-alive connection).
-        Returns (status, json_or_error_doc)."""
+        Passes on the request id and the trace context, as an instrumented app
+        would. Returns (status, json_or_error_doc)."""
         target = self.upstream if self.proxy else self._up_path
         headers = {"accept": "application/json"}
         if request_id:
             headers["x-request-id"] = request_id
+        if traceparent:
+            headers["traceparent"] = traceparent
         last = None
         for attempt in range(2):
             conn = self._conn()
