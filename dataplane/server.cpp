@@ -784,10 +784,16 @@ asio::awaitable<void> Server::startTracing() {
     };
     auto task = co_await get(*uri + "/task");
     auto container = co_await get(*uri);
-    if (!task.error.empty() || task.status != 200 ||
+    std::string problem = !task.error.empty()  ? task.error
+                          : task.status != 200 ? "HTTP " + std::to_string(task.status)
+                                               : "";
+    if (problem.empty() &&
         !telemetry::addEcsResource(resource, task.body, container.status == 200 ? container.body : "")) {
+      problem = "the task document is not a JSON object";
+    }
+    if (!problem.empty()) {
       log::warn("ECS task metadata unavailable; spans carry no ECS resource attributes",
-                {{"uri", *uri}, {"error", task.error.empty() ? "HTTP " + std::to_string(task.status) : task.error}});
+                {{"uri", *uri}, {"error", problem}});
     }
   }
   std::string error;

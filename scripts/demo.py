@@ -690,7 +690,7 @@ def step_trace(mesh):
     def walk(parent, depth):
         for s in sorted(by_parent[parent], key=lambda s: int(s["startTimeUnixNano"])):
             attrs = {a["key"]: list(a["value"].values())[0] for a in s.get("attributes", [])}
-            what = s["name"] + " " + (attrs.get("url.path") or "")
+            what = s["name"] + " " + (attrs.get("url.path") or attrs.get("url.full") or "")
             if "hawser.attempt" in attrs:
                 what = "%s attempt %s -> %s" % (s["name"], attrs["hawser.attempt"], attrs.get("hawser.upstream"))
             ms = (int(s["endTimeUnixNano"]) - int(s["startTimeUnixNano"])) / 1e6

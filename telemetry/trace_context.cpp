@@ -178,7 +178,8 @@ std::optional<IncomingContext> parseXrayHeader(std::string_view v) {
         return std::nullopt;
     }
   }
-  if (!root || !parent) return std::nullopt;
+  if (!root || !c.trace.valid()) return std::nullopt;
+  if (!parent) return c;  // trace only (an ALB's header)
   return checked(c);
 }
 

@@ -34,6 +34,7 @@ struct IncomingContext {
   SpanId parent;
   std::optional<bool> sampled;
   bool valid() const { return trace.valid() && parent.valid(); }
+  bool traceOnly() const { return trace.valid() && !parent.valid(); }  // an X-Ray Root without Parent
 };
 
 // The propagation formats (`telemetry.tracing.otlp.propagation`).
@@ -56,8 +57,9 @@ std::string formatTraceparent(const TraceId& trace, const SpanId& span, bool sam
 bool validTracestate(std::string_view value);
 
 // AWS X-Ray: `Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<0|1|?>`, keys in
-// any order, others (Self, Lineage) ignored. Without Parent there is no
-// context to continue.
+// any order, others (Self, Lineage) ignored. Without Parent (what an ALB
+// sends) the trace id is kept and the parent left zero: the caller of
+// IncomingContext::valid() starts a root span in that trace.
 std::optional<IncomingContext> parseXrayHeader(std::string_view value);
 std::string formatXrayHeader(const TraceId& trace, const SpanId& span, bool sampled);
 

@@ -21,7 +21,11 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 TraceExporter::TraceExporter(asio::any_io_executor executor, OtlpTransport transport, ExporterCounters counters)
-    : executor_(std::move(executor)), transport_(std::move(transport)), counters_(counters), timer_(executor_) {}
+    : executor_(std::move(executor)),
+      transport_(std::move(transport)),
+      counters_(counters),
+      timer_(executor_),
+      retry_timer_(executor_) {}
 
 TraceExporter::~TraceExporter() {
   *alive_ = false;
@@ -88,11 +92,19 @@ void TraceExporter::shutdown(Clock::time_point deadline, std::function<void()> d
     return;
   }
   timer_.cancel();
+  retry_timer_.cancel();
 }
 
 asio::awaitable<void> TraceExporter::sleep(Clock::duration d) {
   timer_.expires_after(d);
   co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+// A retry's wait: its own timer, so a full batch arriving meanwhile does not
+// cut it short; a shutdown does (what is left of the drain bound decides).
+asio::awaitable<void> TraceExporter::backoff(Clock::duration d) {
+  retry_timer_.expires_after(d);
+  co_await retry_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 asio::awaitable<void> TraceExporter::run() {
@@ -181,7 +193,7 @@ asio::awaitable<void> TraceExporter::exportBatch(std::vector<SpanRecord>& batch)
     }
     last = reply.error.empty() ? "HTTP " + std::to_string(reply.status) : reply.error;
     if ((!reply.error.empty() || retryable(reply.status)) && attempt < s.max_attempts) {
-      // Exponential backoff with full jitter, unless the collector said when.
+      // Exponential backoff, jittered over its upper half, unless the collector said when.
       auto cap = std::min(s.backoff_max, s.backoff_base * (1u << std::min(attempt - 1, 10u)));
       jitter_ ^= jitter_ << 13, jitter_ ^= jitter_ >> 7, jitter_ ^= jitter_ << 17;
       std::chrono::milliseconds wait{cap.count() / 2 + static_cast<int64_t>(jitter_ % (cap.count() / 2 + 1))};
@@ -193,7 +205,7 @@ asio::awaitable<void> TraceExporter::exportBatch(std::vector<SpanRecord>& batch)
         last += "; no time left to retry before the drain deadline";
         break;
       }
-      co_await sleep(wait);
+      co_await backoff(wait);
       continue;
     }
     break;

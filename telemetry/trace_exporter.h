@@ -83,6 +83,7 @@ class TraceExporter {
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> exportBatch(std::vector<SpanRecord>& batch);
   boost::asio::awaitable<void> sleep(std::chrono::steady_clock::duration d);
+  boost::asio::awaitable<void> backoff(std::chrono::steady_clock::duration d);
   void count(prometheus::Counter* c, size_t n);
 
   boost::asio::any_io_executor executor_;
@@ -90,7 +91,8 @@ class TraceExporter {
   ExporterCounters counters_;
   ExporterSettings settings_;
   ResourceAttributes resource_;
-  boost::asio::steady_timer timer_;
+  boost::asio::steady_timer timer_;        // the batch delay; a full batch cancels it
+  boost::asio::steady_timer retry_timer_;  // a retry's backoff
 
   std::mutex mutex_;  // guards incoming_
   std::vector<SpanRecord> incoming_;

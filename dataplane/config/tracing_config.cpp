@@ -26,7 +26,7 @@ std::optional<std::pair<const char*, std::string>> either(const Env& env, const 
 }
 
 // http(s)://host[:port][/path]; a URL without a path gets /v1/traces.
-std::optional<std::string> otlpUrl(std::string url, bool append_path, std::string& problem) {
+std::optional<std::string> otlpUrl(std::string url, bool append_path, std::string& problem, bool as_is = false) {
   const bool https = url.rfind("https://", 0) == 0;
   if (!https && url.rfind("http://", 0) != 0) {
     problem = "expected an http:// or https:// URL, got \"" + url + "\"";
@@ -39,6 +39,7 @@ std::optional<std::string> otlpUrl(std::string url, bool append_path, std::strin
     problem = "invalid host in URL \"" + url + "\"";
     return std::nullopt;
   }
+  if (as_is) return url;
   if (append_path) {
     while (!url.empty() && url.back() == '/') url.pop_back();
     return url + "/v1/traces";
@@ -130,9 +131,8 @@ std::optional<Tracing> readTracing(const Field& otlp,
     if (!url) f.fail(problem);
     t.endpoint = *url;
   } else if (auto v = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
-    // Used as is (the specification: the signal's URL, no path appended),
-    // except that a bare host gets the default path.
-    auto url = otlpUrl(*v, false, problem);
+    // Used as is: the specification's signal URL, no path appended.
+    auto url = otlpUrl(*v, false, problem, /*as_is=*/true);
     if (!url) envFail("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", problem);
     t.endpoint = *url;
   } else if (auto base = env("OTEL_EXPORTER_OTLP_ENDPOINT")) {
@@ -188,7 +188,15 @@ std::optional<Tracing> readTracing(const Field& otlp,
     t.sampler.ratio = f.ratio();
     t.sampler.parent_based = true;
   } else if (auto name = env("OTEL_TRACES_SAMPLER")) {
-    auto s = telemetry::samplerFromEnvironment(*name, env("OTEL_TRACES_SAMPLER_ARG").value_or(""));
+    const auto arg = env("OTEL_TRACES_SAMPLER_ARG").value_or("");
+    if (!arg.empty() && name->find("traceidratio") != std::string::npos) {
+      double r = -1;
+      auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), r);
+      if (ec != std::errc() || end != arg.data() + arg.size() || !(r >= 0.0 && r <= 1.0)) {
+        envFail("OTEL_TRACES_SAMPLER_ARG", "expected a number between 0 and 1, got \"" + arg + "\"");
+      }
+    }
+    auto s = telemetry::samplerFromEnvironment(*name, arg);
     if (!s) {
       envFail("OTEL_TRACES_SAMPLER", "unknown sampler \"" + *name +
                                          "\" (expected always_on, always_off, traceidratio, parentbased_always_on, "
@@ -204,6 +212,7 @@ std::optional<Tracing> readTracing(const Field& otlp,
       if (!p) f.item(i).fail("unknown propagation format (expected w3c, xray, b3 or b3multi)");
       if (std::find(t.propagation.begin(), t.propagation.end(), *p) == t.propagation.end()) t.propagation.push_back(*p);
     }
+    if (t.propagation.empty()) f.fail("must name at least one format (w3c, xray, b3, b3multi)");
   } else if (auto v = env("OTEL_PROPAGATORS")) {
     t.propagation.clear();
     std::string_view rest = *v;
@@ -219,23 +228,25 @@ std::optional<Tracing> readTracing(const Field& otlp,
       }
       if (std::find(t.propagation.begin(), t.propagation.end(), *p) == t.propagation.end()) t.propagation.push_back(*p);
     }
+    if (t.propagation.empty()) envFail("OTEL_PROPAGATORS", "names no trace-context format hawser propagates");
   }
 
-  if (auto f = otlp.child("batch"); in_file && f.present()) {
-    f.expectMap({"max_spans", "max_bytes", "delay"});
-    if (auto v = f.child("max_spans"); v.present()) t.max_batch_spans = static_cast<uint32_t>(v.unsignedInt(1, 65536));
-    if (auto v = f.child("max_bytes"); v.present()) t.max_batch_bytes = v.unsignedInt(1024, 64ull << 20);
-    if (auto v = f.child("delay"); v.present()) {
-      t.batch_delay = v.duration();
-      if (t.batch_delay.count() == 0) v.fail("must be greater than 0");
-    }
-  } else {
-    if (auto v = env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")) {
-      t.max_batch_spans = static_cast<uint32_t>(envNumber("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", *v, 1, 65536));
-    }
-    if (auto v = env("OTEL_BSP_SCHEDULE_DELAY")) {
-      t.batch_delay = Duration(envNumber("OTEL_BSP_SCHEDULE_DELAY", *v, 1, 3'600'000));
-    }
+  // Batching: each key from the file, else its OTEL_BSP_* variable.
+  auto batch = otlp.child("batch");
+  const bool batch_in_file = in_file && batch.present();
+  if (batch_in_file) batch.expectMap({"max_spans", "max_bytes", "delay"});
+  if (auto v = batch.child("max_spans"); batch_in_file && v.present()) {
+    t.max_batch_spans = static_cast<uint32_t>(v.unsignedInt(1, 65536));
+  } else if (auto e = env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")) {
+    t.max_batch_spans = static_cast<uint32_t>(envNumber("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", *e, 1, 65536));
+  }
+  if (auto v = batch.child("max_bytes"); batch_in_file && v.present())
+    t.max_batch_bytes = v.unsignedInt(1024, 64ull << 20);
+  if (auto v = batch.child("delay"); batch_in_file && v.present()) {
+    t.batch_delay = v.duration();
+    if (t.batch_delay.count() == 0) v.fail("must be greater than 0");
+  } else if (auto e = env("OTEL_BSP_SCHEDULE_DELAY")) {
+    t.batch_delay = Duration(envNumber("OTEL_BSP_SCHEDULE_DELAY", *e, 1, 3'600'000));
   }
   if (auto f = otlp.child("max_queue_spans"); in_file && f.present()) {
     t.max_queue_spans = static_cast<uint32_t>(f.unsignedInt(1, 1u << 20));

@@ -89,13 +89,19 @@ class TracingObserver final : public ExchangeObserver {
           base(x, x.trace.span, x.trace.parent, inbound ? telemetry::SpanKind::server : telemetry::SpanKind::client);
       s.start_ns = unixNanos(x.start);
       s.end_ns = unixNanos(Exchange::Clock::now());
-      if (!x.route.empty()) {
-        s.name.append(" ").append(x.route);
-        s.attributes.push_back(Attribute::str("http.route", x.route));
-      }
+      // http.route is a server span's (and its name's); a client span names
+      // the service route it took as hawser.route.
+      if (!x.route.empty()) s.attributes.push_back(Attribute::str(inbound ? "http.route" : "hawser.route", x.route));
+      if (inbound && !x.route.empty()) s.name.append(" ").append(x.route);
       auto path = std::string_view(x.path);
       path = path.substr(0, path.find('?'));  // never the query: it may hold secrets
-      s.attributes.push_back(Attribute::str(path.starts_with("/") ? "url.path" : "url.full", path));
+      if (inbound || !path.starts_with("/")) {
+        s.attributes.push_back(Attribute::str(path.starts_with("/") ? "url.path" : "url.full", path));
+      } else {
+        std::string full(x.scheme);
+        full.append("://").append(x.authority).append(path);
+        s.attributes.push_back(Attribute::str("url.full", full));
+      }
       s.attributes.push_back(Attribute::str("url.scheme", x.scheme));
       server(s, x);
       if (inbound && !x.client_address.empty()) {
@@ -116,7 +122,8 @@ class TracingObserver final : public ExchangeObserver {
       if (!x.upstream_peer.empty()) s.attributes.push_back(Attribute::str("hawser.upstream_identity", x.upstream_peer));
       if (!x.upstream.empty()) s.attributes.push_back(Attribute::str("hawser.upstream", x.upstream));
       if (x.attempts) s.attributes.push_back(Attribute::integer("hawser.attempts", x.attempts));
-      if (!x.reason.empty()) s.attributes.push_back(Attribute::str("hawser.local_reply", x.reason));
+      // The x-hawser-reason of a local reply, or why the exchange ended early.
+      if (!x.reason.empty()) s.attributes.push_back(Attribute::str("hawser.reason", x.reason));
       if (!x.subset.empty()) s.attributes.push_back(Attribute::str("hawser.subset", x.subset));
       if (!x.request_id.empty()) s.attributes.push_back(Attribute::str("hawser.request_id", x.request_id));
       s.attributes.push_back(Attribute::str("hawser.listener", x.listener));

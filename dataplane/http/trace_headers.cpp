@@ -76,7 +76,10 @@ void startTrace(Exchange& x, const RequestHead& head, const config::Tracing& t, 
   }
   auto& tr = x.trace;
   tr.active = true;
-  if (in) {
+  if (in && in->traceOnly()) {  // the trace id alone (an ALB's X-Ray header): a root span in that trace
+    tr.trace = in->trace;
+    if (!in->sampled) in.reset();
+  } else if (in) {
     tr.trace = in->trace;
     tr.parent = in->parent;
   } else {

@@ -156,6 +156,12 @@ asio::awaitable<void> HttpConnection::upstreamRequest(Exchange& x, Request& rq, 
     at.start = Clock::now();
     if (x.trace.active) injectTrace(x, rq.head(), *snap_->config->tracing, w_.rng());
     observers_->attemptStart(x, at, rq.head());
+    // An attempt cut short still ends, for the observers (its span).
+    auto abandon = [&](std::string_view why) {
+      at.end = Clock::now();
+      at.failure = why;
+      observers_->attemptEnd(x, at);
+    };
 
     policy::UpstreamOutcome outcome = policy::UpstreamOutcome::connectFailure();
     bool reached = false;
@@ -170,6 +176,7 @@ asio::awaitable<void> HttpConnection::upstreamRequest(Exchange& x, Request& rq, 
     if (r.overflow) {  // the circuit breaker: fail fast, no retry
       pstats.overflow[static_cast<size_t>(*r.overflow)]->Increment();
       ur.reply = LocalReply::overflow;
+      abandon("overflow");
       co_return;
     }
     if (!r.ec) {
@@ -178,10 +185,12 @@ asio::awaitable<void> HttpConnection::upstreamRequest(Exchange& x, Request& rq, 
       if (sent.client_gone) {
         ur.client_gone = true;
         x.reason = "downstream-reset";
+        abandon("downstream-reset");
         co_return;
       }
       if (sent.local_reply) {  // the client's body failed: nothing to retry
         ur.reply = sent.local_reply;
+        abandon("request-body");
         co_return;
       }
       outcome = sent.outcome;

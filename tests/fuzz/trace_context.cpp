@@ -13,7 +13,12 @@ namespace t = hawser::telemetry;
 namespace {
 void check(const std::optional<t::IncomingContext>& c, int format) {
   if (!c) return;
-  if (!c->trace.valid() || !c->parent.valid()) __builtin_trap();
+  if (!c->trace.valid()) __builtin_trap();
+  if (c->traceOnly()) {  // X-Ray's Root without Parent, and only X-Ray's
+    if (format != 1) __builtin_trap();
+    return;
+  }
+  if (!c->parent.valid()) __builtin_trap();
   const bool sampled = c->sampled.value_or(false);
   std::optional<t::IncomingContext> again;
   switch (format) {

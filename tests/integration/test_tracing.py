@@ -227,6 +227,17 @@ class TracingPairTest(unittest.TestCase):
         request = [s for s in spans if s["kind"] == CLIENT and "hawser.attempt" not in s["attributes"]][0]
         self.assertEqual(request["parent_span_id"], "53995c3f42cd8ad8")
 
+    def test_an_alb_root_without_parent_keeps_its_trace_id(self):
+        st, _, _ = get(ENV["caller"], "/x3", headers={"X-Amzn-Trace-Id": "Root=1-6759e988-cd862e3fe1be46a994272793"})
+        self.assertEqual(st, 200)
+        trace, _, sampled = traceparent(app_headers("/x3").get("traceparent"))
+        self.assertEqual(trace, "6759e988cd862e3fe1be46a994272793")
+        self.assertTrue(sampled)  # no decision came with it: the caller's ratio (1.0) decided
+        spans = of_trace(trace, 3)
+        request = [s for s in spans if s["kind"] == CLIENT and "hawser.attempt" not in s["attributes"]][0]
+        self.assertEqual(request["parent_span_id"], "")  # a root span in the ALB's trace
+        self.assertEqual(request["attributes"]["url.full"], "http://%s/x3" % hh.addr_str(ENV["caller"].listener("responder")))
+
     def test_new_trace_with_xray_on_has_an_xray_valid_id(self):
         st, _, _ = get(ENV["caller"], "/x2")
         self.assertEqual(st, 200)
@@ -395,7 +406,11 @@ class TracingConfigTest(unittest.TestCase):
                 ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_SAMPLER": "sometimes"},
                  "OTEL_TRACES_SAMPLER"),
                 ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_HEADERS": "secret-without-eq"},
-                 "OTEL_EXPORTER_OTLP_HEADERS")):
+                 "OTEL_EXPORTER_OTLP_HEADERS"),
+                ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                  "OTEL_TRACES_SAMPLER_ARG": "0,05"}, "OTEL_TRACES_SAMPLER_ARG"),
+                ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_PROPAGATORS": "baggage"},
+                 "OTEL_PROPAGATORS")):
             rc, out, err = self.check({}, env)
             self.assertNotEqual(rc, 0, env)
             self.assertIn(needle, out + err)
@@ -413,6 +428,21 @@ class TracingConfigTest(unittest.TestCase):
         rc, out, err = self.check({"telemetry": {"tracing": {"otlp": {"protocol": "http/json"}}}}, {})
         self.assertNotEqual(rc, 0)
         self.assertIn("telemetry.tracing.otlp.endpoint", out + err)
+        rc, out, err = self.check({"telemetry": {"tracing": {"otlp": {"endpoint": "http://c:4318",
+                                                                       "propagation": []}}}}, {})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("telemetry.tracing.otlp.propagation", out + err)
+
+    def test_the_traces_endpoint_variable_is_used_as_is(self):
+        text = hh.to_yaml(hh.plaintext_defaults(hh.base_config())) + "\n"
+        for env, want in (({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/custom"}, "http://c:4318/custom"),
+                          ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/"}, "http://c:4318/v1/traces")):
+            h = hh.Hawser(config_text=text, name="dump", env=env)
+            self.addCleanup(h.stop)
+            h.start()
+            st, _, body = h.admin_get("/config_dump")
+            self.assertEqual(json.loads(body)["telemetry"]["tracing"]["otlp"]["endpoint"], want)
+            h.stop()
 
 
 if __name__ == "__main__":

@@ -79,9 +79,17 @@ TEST(Xray, ReadsAnyFieldOrderAndWritesTheCanonicalForm) {
   EXPECT_FALSE(deferred->sampled.has_value());
 }
 
+TEST(Xray, ARootWithoutParentKeepsTheTraceIdOnly) {
+  auto c = parseXrayHeader("Root=1-5759e988-bd862e3fe1be46a994272793");  // what an ALB adds
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->traceOnly());
+  EXPECT_FALSE(c->valid());
+  EXPECT_EQ(c->trace.hex(), "5759e988bd862e3fe1be46a994272793");
+  EXPECT_FALSE(parseXrayHeader("Root=1-00000000-000000000000000000000000"));
+}
+
 TEST(Xray, RefusesMalformedHeaders) {
   for (const char* bad : {
-           "Root=1-5759e988-bd862e3fe1be46a994272793",                          // no parent
            "Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8",  // version 2
            "Root=1-5759e98-8bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8",
            "Root=1-5759e988-bd862e3fe1be46a99427279;Parent=53995c3f42cd8ad8",
