@@ -12,9 +12,10 @@ from .procs import BenchError, run_tool
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
-def wrk(url, connections, threads, duration, log_path):
+def wrk(url, connections, threads, duration, log_path, headers=()):
+    extra = [a for h in headers for a in ("-H", h)]
     rc, out = run_tool(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration,
-                        "--timeout", "5s", url], timeout=duration + 30, log_path=log_path)
+                        "--timeout", "5s"] + extra + [url], timeout=duration + 30, log_path=log_path)
     m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out)
     if rc != 0 or not m:
         raise BenchError("wrk failed (rc %d):\n%s" % (rc, out))

@@ -8,7 +8,9 @@ upstream keepalive), HAProxy (http mode, verify required, http-reuse always) and
 hawser (outbound alias + inbound strict with authorization). Every side checks
 the other's identity: hawser the SPIFFE URI SAN, nginx and HAProxy the DNS SAN
 (client -> server) and the CN (server <- client), which they can match natively.
-Access logs are off everywhere.
+Access logs are off everywhere. `reuse=False` (the handshake run) gives the
+nginx and HAProxy client sidecars a new upstream connection per request;
+hawser has no such setting.
 """
 
 import http.client
@@ -124,6 +126,13 @@ class Pair(Direct):
 class NginxPair(Pair):
     name = "nginx"
 
+    def __init__(self, reuse=True):
+        super().__init__()
+        # False: the client sidecar opens a new mTLS connection for every
+        # request (no `keepalive` in its upstream block, so nginx sends
+        # `Connection: close` upstream); its TLS session cache stays on.
+        self.reuse = reuse
+
     def start(self, reg, workdir, certs, app, workers):
         client, server = (LOOPBACK, free_port()), (LOOPBACK, free_port())
         server_body = """  upstream app {
@@ -149,19 +158,19 @@ class NginxPair(Pair):
     }
   }""" % dict(app=addr(app.addr), kr=KEEPALIVE_REQUESTS, server=addr(server),
               cert=certs.cert("server"), key=certs.key("server"), ca=certs.ca)
+        pool = """    keepalive 256;
+    keepalive_requests %d;
+    keepalive_timeout 120s;
+""" % KEEPALIVE_REQUESTS if self.reuse else ""
         client_body = """  upstream mesh {
     server %(server)s;
-    keepalive 256;
-    keepalive_requests %(kr)d;
-    keepalive_timeout 120s;
-  }
+%(pool)s  }
   server {
     listen %(client)s backlog=4096;
     location / {
       proxy_pass https://mesh;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_ssl_certificate %(cert)s;
+%(connection)s      proxy_ssl_certificate %(cert)s;
       proxy_ssl_certificate_key %(key)s;
       proxy_ssl_trusted_certificate %(ca)s;
       proxy_ssl_verify on;
@@ -171,10 +180,11 @@ class NginxPair(Pair):
       proxy_ssl_protocols TLSv1.3;
       proxy_ssl_session_reuse on;
     }
-  }""" % dict(server=addr(server), kr=KEEPALIVE_REQUESTS, client=addr(client),
+  }""" % dict(server=addr(server), pool=pool, client=addr(client),
+              connection='      proxy_set_header Connection "";\n' if self.reuse else "",
               cert=certs.cert("client"), key=certs.key("client"), ca=certs.ca,
               sni=certlib.dns_name("server"))
-        d = os.path.join(workdir, "nginx-w%d" % workers)
+        d = os.path.join(workdir, "nginx-w%d%s" % (workers, "" if self.reuse else "-noreuse"))
         s = start_nginx(reg, "nginx-server", os.path.join(d, "server"), workers, server_body)
         self.sidecars.append(("server", s))
         c = start_nginx(reg, "nginx-client", os.path.join(d, "client"), workers, client_body)
@@ -193,6 +203,13 @@ def haproxy_maxconn():
 
 class HaproxyPair(Pair):
     name = "haproxy"
+
+    def __init__(self, reuse=True):
+        super().__init__()
+        # False: the client sidecar opens a new mTLS connection for every
+        # request (`http-reuse never`, `option http-server-close`); its
+        # servers' TLS session reuse stays on (the default).
+        self.reuse = reuse
 
     def _start(self, reg, dirname, side, workers, body):
         os.makedirs(dirname, exist_ok=True)
@@ -221,7 +238,7 @@ defaults
 
     def start(self, reg, workdir, certs, app, workers):
         client, server = (LOOPBACK, free_port()), (LOOPBACK, free_port())
-        d = os.path.join(workdir, "haproxy-w%d" % workers)
+        d = os.path.join(workdir, "haproxy-w%d%s" % (workers, "" if self.reuse else "-noreuse"))
         s = self._start(reg, os.path.join(d, "server"), "server", workers, """frontend ingress
   bind %s ssl crt %s ca-file %s verify required alpn http/1.1
   http-request deny deny_status 403 unless { ssl_c_s_dn(CN) -m str client }
@@ -234,9 +251,9 @@ backend app
   default_backend mesh
 
 backend mesh
-  server server %s ssl verify required ca-file %s crt %s verifyhost %s sni str(%s) alpn http/1.1""" % (
-            addr(client), addr(server), certs.ca, certs.bundle("client"),
-            certlib.dns_name("server"), certlib.dns_name("server")))
+%s  server server %s ssl verify required ca-file %s crt %s verifyhost %s sni str(%s) alpn http/1.1""" % (
+            addr(client), "" if self.reuse else "  http-reuse never\n  option http-server-close\n",
+            addr(server), certs.ca, certs.bundle("client"), certlib.dns_name("server"), certlib.dns_name("server")))
         self.entry = client
         self.server_addr = server
         wait_serving(self.entry, [s, c])

@@ -3,6 +3,8 @@
 import os
 import statistics
 
+from . import handshakes as handshakelib
+from . import syscalls as syscalllib
 from .procs import run_tool
 
 CONFIG_ORDER = ["direct", "nginx", "haproxy", "hawser"]
@@ -17,6 +19,13 @@ GOAL_PEAK_MIB = 40.0
 GOAL_BYTES_PER_ENDPOINT = 1024.0
 GOAL_METRICS_COST = 0.03
 GOAL_IDLE_CONN_KIB = 16    # issue 13: memory per idle mTLS keep-alive connection
+# Issue 13: syscalls per request per sidecar (wrk load): <= HAProxy's; stretch: the
+# floor, 2 receives + 2 sends + at most one epoll_wait.
+GOAL_SYSCALLS_VS_HAPROXY = 1.0
+GOAL_SYSCALLS_FLOOR = sum(syscalllib.FLOOR.values())
+# Issue 13: new mTLS connections per second through the pair: >= HAProxy's; stretch 1.5x.
+GOAL_HANDSHAKES_VS_HAPROXY = 1.0
+GOAL_HANDSHAKES_STRETCH = 1.5
 
 
 def median(values):
@@ -225,14 +234,218 @@ def idle_goals(points):
     return out
 
 
-def markdown(meta, summary, metrics_runs, scaling, errors, chart_name, idle_points=()):
+# ------------------------------------------------------------------------------------
+# syscalls per request
+
+PROXIES = ["nginx", "haproxy", "hawser"]
+
+
+def syscall_figures(result):
+    """{workers: {config: {phase: {side: per_request dict, "mean": ..., "top": {side: [...]}}}}}"""
+    out = {}
+    for run in (result or {}).get("runs", []):
+        by_phase = {}
+        for ph, v in run["phases"].items():
+            sides = {side: syscalllib.per_request(c, v["requests"]) for side, c in v["sides"].items()}
+            mean = {k: (sides["client"][k] + sides["server"][k]) / 2 for k in sides["client"]}
+            by_phase[ph] = {"client": sides["client"], "server": sides["server"], "mean": mean,
+                            "requests": v["requests"],
+                            "top": {side: syscalllib.top(c, v["requests"]) for side, c in v["sides"].items()}}
+        out.setdefault(run["workers"], {})[run["config"]] = by_phase
+    return out
+
+
+def syscalls_section(result, rate):
+    lines = ["## System calls per request per sidecar", ""]
+    if not result.get("method"):
+        return lines + ["Not measured: %s." % result["note"], ""]
+    how = {"perf": "`perf stat` on the `raw_syscalls:sys_enter` tracepoint (every call) and one "
+                   "`syscalls:sys_enter_*` tracepoint per call of interest, attached to every thread of "
+                   "each sidecar (nginx: master and workers) and switched on only around the load",
+           "strace": "`strace -c -f` attached to every thread of each sidecar (%s); strace stops the "
+                     "process on every call, so the pair ran several times slower and each epoll_wait found "
+                     "more events than it would" % result["note"]}[result["method"]]
+    lines += ["Counted with %s, divided by the requests the load generator completed; two loads over "
+              "kept-alive connections: wrk with 50 connections (the throughput load) and h2load at %d req/s "
+              "over 10 connections. receive = read, readv, recvfrom, recvmsg (of which EAGAIN: a receive that "
+              "found nothing); send = write, writev, sendto, sendmsg; wait = epoll_wait and its kin. "
+              "The floor of issue 13 is %d receives + %d sends + at most %d wait = %d per sidecar." % (
+                  how, rate, syscalllib.FLOOR["receive"], syscalllib.FLOOR["send"], syscalllib.FLOOR["wait"],
+                  GOAL_SYSCALLS_FLOOR), ""]
+    figures = syscall_figures(result)
+    for workers in sorted(figures):
+        by_config = figures[workers]
+        lines += ["### %d worker%s per proxy" % (workers, "" if workers == 1 else "s"), "",
+                  "| proxy | sidecar | total (wrk) | receive | of which EAGAIN | send | wait | epoll_ctl | other "
+                  "| total (%d req/s) | wait (%d req/s) |" % (rate, rate),
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for config in [c for c in PROXIES if c in by_config]:
+            f = by_config[config]
+            for side in ("client", "server", "mean"):
+                l, r = f["load"][side], f["rate"][side]
+                lines.append("| %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %.2f |" % (
+                    config if side == "client" else "", side if side != "mean" else "**mean**",
+                    "**%.2f**" % l["total"] if side == "mean" else "%.2f" % l["total"], l["receive"], l["eagain"],
+                    l["send"], l["wait"], l["epoll_ctl"], l["other"],
+                    "**%.2f**" % r["total"] if side == "mean" else "%.2f" % r["total"], r["wait"]))
+        lines += ["", "The most frequent calls per request (wrk load):", "",
+                  "| proxy | client sidecar | server sidecar |", "|---|---|---|"]
+        for config in [c for c in PROXIES if c in by_config]:
+            t = by_config[config]["load"]["top"]
+            lines.append("| %s | %s | %s |" % (config, _top_text(t["client"]), _top_text(t["server"])))
+        lines.append("")
+    return lines
+
+
+def _top_text(items):
+    return ", ".join("%s %.2f" % (name, v) for name, v in items if v >= 0.005) or "—"
+
+
+def syscall_goals(result):
+    out = []
+    if result is None:
+        return out
+    if not result.get("method"):
+        for goal in ("syscalls per request per sidecar <= HAProxy's",
+                     "syscalls per request per sidecar at the floor (<= %d)" % GOAL_SYSCALLS_FLOOR):
+            out.append((goal, "—", "not measured: %s" % result["note"], None))
+        return out
+    figures = syscall_figures(result)
+    for workers in sorted(figures):
+        f = figures[workers]
+        if "hawser" not in f:
+            continue
+        h = f["hawser"]["load"]
+        text = "%.2f (client %.2f, server %.2f)" % (h["mean"]["total"], h["client"]["total"], h["server"]["total"])
+        goal = "syscalls per request per sidecar <= HAProxy's (wrk load, mean of the two sidecars)"
+        if "haproxy" in f:
+            q = f["haproxy"]["load"]["mean"]["total"]
+            ratio = h["mean"]["total"] / q
+            out.append((goal, workers, "%.2fx: %s vs %.2f" % (ratio, text, q), ratio <= GOAL_SYSCALLS_VS_HAPROXY))
+        else:
+            out.append((goal, workers, "%s; HAProxy not measured" % text, None))
+        worst = max(h["client"]["total"], h["server"]["total"])
+        out.append(("stretch: syscalls per request at the floor, <= %d on each sidecar (wrk load)" %
+                    GOAL_SYSCALLS_FLOOR, workers, text, worst <= GOAL_SYSCALLS_FLOOR))
+    return out
+
+
+# ------------------------------------------------------------------------------------
+# new mTLS connections per second
+
+def handshake_summary(runs):
+    """{workers: {config: {...medians of the runs that were a handshake per request...}}}"""
+    out = {}
+    for r in runs or []:
+        if r.get("failed"):
+            continue
+        out.setdefault(r["workers"], {}).setdefault(r["config"], []).append(r)
+    summary = {}
+    for workers, by_config in out.items():
+        summary[workers] = {}
+        for config, rs in by_config.items():
+            good = [r for r in rs if not r.get("not_handshakes")]
+            counted = [r for r in rs if r.get("handshakes")]
+            s = {"runs": len(good), "of": len(rs),
+                 "why_not": next((r["not_handshakes"] for r in rs if r.get("not_handshakes")), None),
+                 "rps": median([r["rps"] for r in good]),
+                 "per_request": median([r["handshakes"] / float(r["requests"]) for r in rs
+                                        if "handshakes" in r and r["requests"]]),
+                 "resumed": (sum(r["resumed"] for r in counted) / float(sum(r["handshakes"] for r in counted))
+                             if counted else None),
+                 "cpu_per_1k": median([(r["cpu_client_s"] + r["cpu_server_s"]) / r["handshakes"] * 1000
+                                       for r in good]),
+                 "cpu_client_per_1k": median([r["cpu_client_s"] / r["handshakes"] * 1000 for r in good]),
+                 "cpu_server_per_1k": median([r["cpu_server_s"] / r["handshakes"] * 1000 for r in good]),
+                 "any_rps": median([r["rps"] for r in rs])}
+            summary[workers][config] = s
+    return summary
+
+
+HAWSER_NO_CLOSE = (
+    "hawser has no setting that makes its client sidecar close an upstream connection after a response: it "
+    "drops the client's `Connection: close` as hop-by-hop, sends every upstream request as keep-alive, and "
+    "pools the connection whenever the response allowed it; its server sidecar keeps the connection too, "
+    "even when the app closes. `timeouts.idle: 0s` would also expire the client's own connection at once. "
+    "What is missing: a per-service limit on requests per upstream connection (Envoy's "
+    "`max_requests_per_connection`, nginx's `keepalive_requests`), 1 meaning no reuse (see bench/README.md).")
+
+
+def handshakes_section(runs):
+    lines = ["## New mTLS connections per second through the pair", "",
+             "wrk (50 connections) sends `Connection: close` on every request, and the client sidecars run with "
+             "upstream reuse off (nginx: no `keepalive` in the upstream block; HAProxy: `http-reuse never`, "
+             "`option http-server-close`; hawser has no such setting), so every request should cost a new "
+             "mTLS connection between the sidecars. The server sidecar's handshakes are counted on `lo` by a "
+             "packet socket whose BPF filter passes only TLS ServerHellos leaving its port; a ServerHello "
+             "carrying `pre_shared_key` is a resumed TLS 1.3 session. Each proxy resumes as it does by "
+             "default (nginx `proxy_ssl_session_reuse on`, HAProxy's server-side session cache, hawser's "
+             "per-endpoint session cache). A run counts only when it made one handshake per request (within "
+             "%d%% plus the connections in flight). CPU: utime + stime of both sidecars across the run." %
+             round(100 * handshakelib.TOLERANCE), ""]
+    summary = handshake_summary(runs)
+    notes = []
+    for workers in sorted(summary):
+        s = summary[workers]
+        lines += ["### %d worker%s per proxy" % (workers, "" if workers == 1 else "s"), "",
+                  "| proxy | new mTLS connections/s | handshakes per request | resumed | CPU s / 1,000 "
+                  "handshakes (both sidecars) | client / server | runs |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for config in [c for c in PROXIES if c in s]:
+            r = s[config]
+            rate = _fmt(r["rps"]) if r["runs"] else "not measured"
+            lines.append("| %s | %s | %s | %s | %s | %s | %d of %d |" % (
+                config, rate, _fmt(r["per_request"], "%.3f"),
+                "—" if r["resumed"] is None else "%.0f%%" % (100 * r["resumed"]),
+                _fmt(r["cpu_per_1k"], "%.3f"),
+                "%s / %s" % (_fmt(r["cpu_client_per_1k"], "%.3f"), _fmt(r["cpu_server_per_1k"], "%.3f")),
+                r["runs"], r["of"]))
+            if r["why_not"]:
+                notes.append("- %s, %d worker%s: not a handshake rate: %s (%s requests/s)." % (
+                    config, workers, "" if workers == 1 else "s", r["why_not"], _fmt(r["any_rps"])))
+        lines.append("")
+    if notes:
+        lines += notes + [""]
+    if any(by_config.get("hawser", {}).get("why_not") for by_config in summary.values()):
+        lines += [HAWSER_NO_CLOSE, ""]
+    return lines
+
+
+def handshake_goals(runs):
+    out = []
+    if runs is None:
+        return out
+    summary = handshake_summary(runs)
+    for workers in sorted(summary):
+        s = summary[workers]
+        if "hawser" not in s:
+            continue
+        h = s["hawser"]
+        q = s.get("haproxy")
+        for goal, factor in (("new mTLS connections/s >= HAProxy's", GOAL_HANDSHAKES_VS_HAPROXY),
+                             ("stretch: new mTLS connections/s >= %.1fx HAProxy's" % GOAL_HANDSHAKES_STRETCH,
+                              GOAL_HANDSHAKES_STRETCH)):
+            if not h["runs"]:
+                out.append((goal, workers, "not measured: %s%s" % (
+                    h["why_not"], " (hawser has no setting for it: see above)" if "reused" in h["why_not"] else ""),
+                    None))
+            elif not q or not q["runs"]:
+                out.append((goal, workers, "%.0f/s; HAProxy not measured" % h["rps"], None))
+            else:
+                ratio = h["rps"] / q["rps"]
+                out.append((goal, workers, "%.2fx (%.0f vs %.0f/s)" % (ratio, h["rps"], q["rps"]), ratio >= factor))
+    return out
+
+
+def markdown(meta, summary, metrics_runs, scaling, errors, chart_name, idle_points=(), syscall_result=None,
+             handshake_runs=None):
     lines = ["# hawser benchmark: %s" % meta["started"], ""]
     lines += ["Mesh hop: load generator → client sidecar (plaintext) → mutual TLS 1.3, client "
               "certificate verified and authorized → server sidecar → app (nginx, `return 200`, "
               "%d worker). Everything on 127.0.0.1 on one machine." % meta["app_workers"], ""]
     lines += ["| | |", "|---|---|"]
     for k in ("mode", "hawser", "hawser_version", "git", "cpus", "cpu_model", "kernel", "peers",
-              "durations", "machine"):
+              "durations", "extras", "machine"):
         if k in meta:
             lines.append("| %s | %s |" % (k, meta[k]))
     lines.append("")
@@ -251,9 +464,14 @@ def markdown(meta, summary, metrics_runs, scaling, errors, chart_name, idle_poin
         lines += scaling_section(scaling)
     if idle_points:
         lines += idle_section(idle_points)
-    g = goals(summary, metrics_cost(metrics_runs), scaling) + idle_goals(idle_points)
+    if syscall_result is not None:
+        lines += syscalls_section(syscall_result, meta["rate"])
+    if handshake_runs:
+        lines += handshakes_section(handshake_runs)
+    g = goals(summary, metrics_cost(metrics_runs), scaling) + idle_goals(idle_points) + \
+        syscall_goals(syscall_result) + handshake_goals(handshake_runs)
     if g:
-        lines += ["## Goals (issue 5)", "", "| goal | workers | measured | met |", "|---|---:|---|---|"]
+        lines += ["## Goals (issues 5 and 13)", "", "| goal | workers | measured | met |", "|---|---:|---|---|"]
         for goal, workers, measured, met in g:
             lines.append("| %s | %s | %s | %s |" % (goal, workers, measured,
                                                     {True: "yes", False: "**no**", None: "n/a"}[met]))
