@@ -96,6 +96,11 @@ class Cluster {
 
   // Outbound mutual TLS: the identities the peer may present.
   bool mutual_tls = false;
+  uint32_t max_requests_per_connection = 0;  // 0: no limit
+  // A connection that carried this many requests is not used again.
+  bool connectionSpent(uint32_t requests) const {
+    return max_requests_per_connection && requests >= max_requests_per_connection;
+  }
   std::vector<std::string> expected_sans;
   std::string tls_pool_tag;  // "|tls|" + the expected identities
 

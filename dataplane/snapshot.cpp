@@ -30,10 +30,11 @@ policy::RetryPolicy retryPolicy(const std::optional<config::Retry>& r) {
 bool sameCluster(const config::Service& a, const config::Service& b) {
   return a.protocol == b.protocol && a.load_balancer == b.load_balancer && a.tls_mode == b.tls_mode &&
          a.sans == b.sans && a.retry == b.retry && a.circuit_breaker == b.circuit_breaker &&
-         a.outlier_detection == b.outlier_detection && a.timeouts.connect == b.timeouts.connect &&
-         a.timeouts.request == b.timeouts.request && a.timeouts.idle == b.timeouts.idle &&
-         a.discovery.kind == b.discovery.kind && a.discovery.endpoints == b.discovery.endpoints &&
-         a.discovery.file == b.discovery.file && a.discovery.cloudmap_namespace == b.discovery.cloudmap_namespace &&
+         a.max_requests_per_connection == b.max_requests_per_connection && a.outlier_detection == b.outlier_detection &&
+         a.timeouts.connect == b.timeouts.connect && a.timeouts.request == b.timeouts.request &&
+         a.timeouts.idle == b.timeouts.idle && a.discovery.kind == b.discovery.kind &&
+         a.discovery.endpoints == b.discovery.endpoints && a.discovery.file == b.discovery.file &&
+         a.discovery.cloudmap_namespace == b.discovery.cloudmap_namespace &&
          a.discovery.cloudmap_service == b.discovery.cloudmap_service &&
          a.discovery.cloudmap_query == b.discovery.cloudmap_query &&
          a.discovery.cloudmap_owner_account == b.discovery.cloudmap_owner_account &&
@@ -179,6 +180,7 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
       if (svc.rate_limit) cluster->rate_limiter = std::make_shared<RateLimiter>(*svc.rate_limit);
       if (svc.health_check) cluster->health_check = *svc.health_check;
       cluster->mutual_tls = svc.tls_mode == config::OutboundTlsMode::mutual;
+      cluster->max_requests_per_connection = svc.max_requests_per_connection;
       const auto& cb = svc.circuit_breaker;
       cluster->policy = std::make_shared<ClusterPolicy>(
           retryPolicy(svc.retry),

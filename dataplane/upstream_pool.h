@@ -39,6 +39,7 @@ struct UpstreamConnection {
   std::chrono::steady_clock::time_point idle_until;  // closed by the pool's sweep after this
   std::shared_ptr<ClusterPolicy> limits;             // holds a max_connections slot of this service while open
   bool reused = false;
+  uint32_t requests = 0;  // requests sent on it
   telemetry::WorkerMetrics& metrics;
 };
 

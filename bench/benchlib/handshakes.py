@@ -4,10 +4,9 @@ The load generator sends `Connection: close` on every request (wrk -H), so
 each request is a new connection to the client sidecar, and each client
 sidecar runs with upstream reuse off (peers.py, `reuse=False`): nginx without
 `keepalive` in its upstream block (it then sends `Connection: close`
-upstream), HAProxy with `http-reuse never` and `option http-server-close`.
-hawser has no setting for it (bench/README.md says what is missing), so its
-pair runs as configured and the count below shows whether it made a new
-connection per request.
+upstream), HAProxy with `http-reuse never` and `option http-server-close`,
+hawser with `max_requests_per_connection: 1` on the client's service (it
+then sends `Connection: close` upstream and never pools the connection).
 
 The count does not depend on the proxy: a packet socket on `lo` with a
 classic BPF filter lets through only the TCP segments leaving the server

@@ -326,10 +326,14 @@ def hawser_base(name, workers, certs, metrics=True):
 class HawserPair(Pair):
     name = "hawser"
 
-    def __init__(self, binary, metrics=True):
+    def __init__(self, binary, metrics=True, reuse=True, tracing=None):
         super().__init__()
         self.binary = binary
         self.metrics = metrics  # False: telemetry.metrics.enabled: false on both sidecars
+        # False (the handshake run): max_requests_per_connection: 1 on the client's service,
+        # so every request opens a new mTLS connection (and says Connection: close on it).
+        self.reuse = reuse
+        self.tracing = tracing  # a telemetry.tracing.otlp block for both sidecars, or None
         self.hawsers = []
 
     def start(self, reg, workdir, certs, app, workers):
@@ -353,6 +357,8 @@ class HawserPair(Pair):
             "discovery": {"static": [addr(inbound)]},
             "tls": {"mode": "mutual", "sans": [certlib.spiffe("server")]},
         }]}
+        if not self.reuse:
+            client_cfg["outbound"]["services"][0]["max_requests_per_connection"] = 1
         client = Hawser(reg, self.binary, os.path.join(d, "client"), "hawser-client", client_cfg)
         self.sidecars.append(("client", client.proc))
         self.hawsers.append(client)

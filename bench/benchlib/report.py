@@ -362,15 +362,6 @@ def handshake_summary(runs):
     return summary
 
 
-HAWSER_NO_CLOSE = (
-    "hawser has no setting that makes its client sidecar close an upstream connection after a response: it "
-    "drops the client's `Connection: close` as hop-by-hop, sends every upstream request as keep-alive, and "
-    "pools the connection whenever the response allowed it; its server sidecar keeps the connection too, "
-    "even when the app closes. `timeouts.idle: 0s` would also expire the client's own connection at once. "
-    "What is missing: a per-service limit on requests per upstream connection (Envoy's "
-    "`max_requests_per_connection`, nginx's `keepalive_requests`), 1 meaning no reuse (see bench/README.md).")
-
-
 def handshakes_section(runs):
     lines = ["## New mTLS connections per second through the pair", "",
              "wrk (50 connections) sends `Connection: close` on every request, and the client sidecars run with "
@@ -406,8 +397,6 @@ def handshakes_section(runs):
         lines.append("")
     if notes:
         lines += notes + [""]
-    if any(by_config.get("hawser", {}).get("why_not") for by_config in summary.values()):
-        lines += [HAWSER_NO_CLOSE, ""]
     return lines
 
 
@@ -427,7 +416,7 @@ def handshake_goals(runs):
                               GOAL_HANDSHAKES_STRETCH)):
             if not h["runs"]:
                 out.append((goal, workers, "not measured: %s%s" % (
-                    h["why_not"], " (hawser has no setting for it: see above)" if "reused" in h["why_not"] else ""),
+                    h["why_not"], ""),
                     None))
             elif not q or not q["runs"]:
                 out.append((goal, workers, "%.0f/s; HAProxy not measured" % h["rps"], None))

@@ -213,9 +213,10 @@ struct Service {
   std::optional<HealthCheck> health_check;
   std::optional<RateLimit> rate_limit;  // outbound: requests to this service
   std::vector<Route> routes;
-  bool zone_aware = true;                 // prefer node.zone's endpoints when node.zone is known
-  uint32_t zone_spill_percent = 70;       // below this share of usable local endpoints, use every zone
-  uint32_t panic_threshold_percent = 50;  // below this share of usable endpoints, use all of them
+  bool zone_aware = true;                    // prefer node.zone's endpoints when node.zone is known
+  uint32_t zone_spill_percent = 70;          // below this share of usable local endpoints, use every zone
+  uint32_t panic_threshold_percent = 50;     // below this share of usable endpoints, use all of them
+  uint32_t max_requests_per_connection = 0;  // an upstream connection closes after this many; 0: no limit
 };
 
 struct Outbound {

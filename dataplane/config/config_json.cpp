@@ -121,6 +121,7 @@ boost::json::value toJson(const Config& c) {
     o["routes"] = routes(s.routes);
     o["zone_aware"] = s.zone_aware;
     o["zone_spill_percent"] = s.zone_spill_percent;
+    o["max_requests_per_connection"] = s.max_requests_per_connection;
     o["panic_threshold_percent"] = s.panic_threshold_percent;
     if (s.health_check) {
       const auto& h = *s.health_check;

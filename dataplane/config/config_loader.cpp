@@ -460,8 +460,11 @@ Config parse(const YAML::Node& root, const std::string& source) {
         auto e = s.item(i);
         e.expectMap({"name", "alias", "protocol", "discovery", "timeouts", "load_balancer", "tls", "retry",
                      "circuit_breaker", "outlier_detection", "health_check", "rate_limit", "routes", "zone_aware",
-                     "zone_spill_percent", "panic_threshold_percent"});
+                     "zone_spill_percent", "panic_threshold_percent", "max_requests_per_connection"});
         Service svc;
+        if (auto v = e.child("max_requests_per_connection"); v.present()) {
+          svc.max_requests_per_connection = static_cast<uint32_t>(v.unsignedInt(0, 1u << 30));
+        }
         if (auto v = e.child("health_check"); v.present()) svc.health_check = readHealthCheck(v);
         if (auto v = e.child("rate_limit"); v.present()) svc.rate_limit = readRateLimit(v, false);
         if (auto v = e.child("routes"); v.present()) svc.routes = readRoutes(v);

@@ -82,7 +82,9 @@ boost::asio::awaitable<bool> HttpConnection::forwardResponse(Exchange& x, Reques
                                                    : "downstream-reset";
     co_return false;
   }
-  if (upstream_keep_alive && ur.buf.size() == 0) w_.pool().release(std::move(up), t.idle);
+  if (upstream_keep_alive && ur.buf.size() == 0 && !rc.cluster->connectionSpent(up->requests)) {
+    w_.pool().release(std::move(up), t.idle);
+  }
   co_return keep;
 }
 

@@ -301,6 +301,8 @@ asio::awaitable<HttpConnection::SendResult> HttpConnection::sendAndReadHead(Exch
   for (;;) {
     auto& up = ur.conn;
     serializeHead(rq.head(), head_, false);
+    // The last request a connection may carry says so; the upstream closes after it.
+    if (rc.cluster->connectionSpent(++up->requests)) head_.append("Connection: close\r\n");
     appendFramingHeader(out_framing, head_);
     head_.append("\r\n");
     if (rq.buffered) head_.append(rq.replay);

@@ -462,6 +462,36 @@ class KeepAlive(unittest.TestCase):
         self._run(ENV["proxy"], "http://responder")
 
 
+class MaxRequestsPerConnection(unittest.TestCase):
+    """outbound.services[].max_requests_per_connection: the last request on an upstream
+    connection says Connection: close, and the connection is never pooled after it."""
+
+    def test_each_upstream_connection_carries_at_most_the_limit(self):
+        up = FakeUpstream("limited")
+        up.start()
+        self.addCleanup(up.stop)
+        h = hh.Hawser(hh.base_config(workers=1, outbound={"services": [
+            {"name": "limited", "alias": "127.0.0.1:0", "protocol": "http", "max_requests_per_connection": 2,
+             "discovery": {"static": [up.address]}}]}), name="limited")
+        self.addCleanup(h.stop)
+        h.start()
+        c = http.client.HTTPConnection(*h.listener("limited"), timeout=10)
+        try:
+            for i in range(6):
+                c.request("GET", "/m/%d" % i)
+                r = c.getresponse()
+                r.read()
+                self.assertEqual(r.status, 200)
+                self.assertFalse(r.will_close)  # the client's own connection stays open
+        finally:
+            c.close()
+        self.assertEqual(up.stats()["connections"], 3)
+        close = [rec["h"].get("connection") for rec in up.requests_for("/m/")]
+        self.assertEqual(close, [None, "close"] * 3)
+        self.assertEqual(json.loads(h.admin_get("/config_dump")[2])["outbound"]["services"][0]
+                         ["max_requests_per_connection"], 2)
+
+
 class PoolRobustness(unittest.TestCase):
     """Pooled upstream connections that the app closes must not fail requests."""
 
