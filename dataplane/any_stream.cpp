@@ -201,6 +201,41 @@ size_t Conn::tlsWrite(const void* p, size_t n, error_code& ec) {
   return 0;
 }
 
+bool Conn::sendNow(const char* p, size_t n, size_t& sent, error_code& ec) {
+  while (sent < n) {
+    const ssize_t r = ::send(socket.native_handle(), p + sent, n - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (r > 0) {
+      sent += static_cast<size_t>(r);
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ec = error_code(errno, asio::error::get_system_category());
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Conn::writeNow(const char* p, size_t n, size_t& taken, error_code& ec) {
+  taken = 0;
+  if (writing || !out.empty() || !sending.empty() || !socket.is_open()) return false;
+  if (!ssl) return sendNow(p, n, taken, ec);
+  while (taken < n) {
+    const size_t put = tlsWrite(p + taken, std::min(n - taken, kMaxPlainPerWrite), ec);
+    if (ec) return false;
+    taken += put;
+  }
+  size_t sent = 0;
+  const bool all = sendNow(out.data(), out.size(), sent, ec);
+  if (all) {
+    out.clear();
+    if (out.capacity() > 2048) std::string().swap(out);  // idle connections keep little
+  } else {
+    out.erase(0, sent);
+  }
+  return all;
+}
+
 void Conn::tlsHandshake(bool& want_read, error_code& ec) {
   ERR_clear_error();
   const int r = SSL_do_handshake(ssl);

@@ -38,6 +38,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace hawser {
 
@@ -111,6 +112,9 @@ struct Conn {
   size_t tlsWrite(const void* p, size_t n, error_code& ec);
   void tlsHandshake(bool& want_read, error_code& ec);
   error_code tlsError(int ret);
+  // Non-blocking sends of what is ready (AnyStream::writeNow).
+  bool sendNow(const char* p, size_t n, size_t& sent, error_code& ec);
+  bool writeNow(const char* p, size_t n, size_t& taken, error_code& ec);
 };
 }  // namespace transport
 
@@ -155,6 +159,19 @@ class AnyStream {
   auto async_read_some(const MutableBuffers& buffers, Token&& token);
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token);
+  // The fast path of a write: what the socket takes now, without an
+  // asynchronous operation (no handler queued, no trip through the
+  // io_context). True when every byte went out. Otherwise `taken` says how
+  // much of `data` is done: plaintext sent, or with TLS, all of it made into
+  // records of which some still wait in the connection (async_flush sends
+  // them); the caller writes `data` from `taken` (async_write), then flushes.
+  // Nothing is taken while another write is in progress.
+  bool writeNow(std::string_view data, size_t& taken, boost::system::error_code& ec) {
+    return c_->writeNow(data.data(), data.size(), taken, ec);
+  }
+  // Sends the TLS records a writeNow left. Completes with (error_code).
+  template <class Token>
+  auto async_flush(Token&& token);
   // TCP connect under the deadline. Completes with (error_code).
   template <class Token>
   auto async_connect(const boost::asio::ip::tcp::endpoint& ep, Token&& token);
@@ -318,6 +335,15 @@ struct TlsHandshake {
   }
 };
 
+// Sends what writeNow left in `out`.
+template <class Handler>
+struct FlushOnly {
+  std::shared_ptr<Conn> conn;
+  Handler h;
+  size_t sent = 0;
+  void flushed(error_code ec) { h(ec); }
+};
+
 // An operation that completes with an error code only (connect, wait).
 template <class Handler>
 struct Connect {
@@ -369,6 +395,18 @@ auto AnyStream::async_write_some(const ConstBuffers& buffers, Token&& token) {
         transport::Flush<decltype(op)>{std::move(op)}.start();
       },
       token, c_, buffers);
+}
+
+template <class Token>
+auto AnyStream::async_flush(Token&& token) {
+  return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+      [](auto handler, std::shared_ptr<transport::Conn> c) {
+        if (c->out.empty()) {
+          return transport::postNow(c->socket.get_executor(), std::move(handler), boost::system::error_code{});
+        }
+        transport::Flush<transport::FlushOnly<decltype(handler)>>{{c, std::move(handler)}}.start();
+      },
+      token, c_);
 }
 
 template <class Token>
@@ -429,6 +467,7 @@ HAWSER_FORWARD_ASSOCIATIONS((typename H), (hawser::transport::Connect<H>), H, h)
 HAWSER_FORWARD_ASSOCIATIONS((typename Op), (hawser::transport::Flush<Op>), decltype(Op::h), op.h)
 HAWSER_FORWARD_ASSOCIATIONS((typename B, typename H), (hawser::transport::TlsRead<B, H>), H, h)
 HAWSER_FORWARD_ASSOCIATIONS((typename H), (hawser::transport::TlsHandshake<H>), H, h)
+HAWSER_FORWARD_ASSOCIATIONS((typename H), (hawser::transport::FlushOnly<H>), H, h)
 }  // namespace boost::asio
 #undef HAWSER_FORWARD_ASSOCIATIONS
 #undef HAWSER_UNPAREN

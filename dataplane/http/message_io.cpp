@@ -94,7 +94,18 @@ void expire(AnyStream& s, std::chrono::milliseconds op, Deadline deadline) {
 asio::awaitable<boost::system::error_code> writeAll(AnyStream& out, std::string_view bytes,
                                                     std::chrono::milliseconds op, Deadline deadline) {
   expire(out, op, deadline);
-  auto [ec, n] = co_await asio::async_write(out, asio::buffer(bytes), tok);
+  size_t taken = 0;
+  boost::system::error_code ec;
+  if (out.writeNow(bytes, taken, ec) || ec) co_return ec;
+  co_return co_await finishWrite(out, bytes, taken);
+}
+
+asio::awaitable<boost::system::error_code> finishWrite(AnyStream& out, std::string_view bytes, size_t taken) {
+  if (taken < bytes.size()) {  // what was not taken (TLS: with the records before it)
+    auto [ec, n] = co_await asio::async_write(out, asio::buffer(bytes.substr(taken)), tok);
+    co_return ec;
+  }
+  auto [ec] = co_await out.async_flush(tok);  // records made, not all sent
   co_return ec;
 }
 

@@ -90,6 +90,10 @@ boost::asio::awaitable<RelayResult> readBody(AnyStream& in, boost::beast::flat_b
                                              std::string& body, RelayTimeouts t, const BodyTap& tap);
 
 // Writes `bytes` whole.
+// The rest of a write whose fast path (AnyStream::writeNow) took `taken`
+// bytes of `bytes` and did not finish: under the deadline already set.
+boost::asio::awaitable<boost::system::error_code> finishWrite(AnyStream& out, std::string_view bytes, size_t taken);
+// `bytes` whole, within `op` and the deadline: the fast path first.
 boost::asio::awaitable<boost::system::error_code> writeAll(AnyStream& out, std::string_view bytes,
                                                            std::chrono::milliseconds op, Deadline deadline);
 

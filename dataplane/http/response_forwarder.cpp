@@ -60,7 +60,9 @@ boost::asio::awaitable<bool> HttpConnection::forwardResponse(Exchange& x, Reques
   if (bodyBuffered(ur.framing, ur.buf)) {  // the usual small response: one write, no relay loop
     frameBuffered(ur.buf, dec, out.kind, head_, tap, x.bytes_out, out_);
     expire(down_, t.idle, x.deadline);
-    auto [wec, wn] = co_await boost::asio::async_write(down_, boost::asio::buffer(out_), tok);
+    size_t taken = 0;
+    boost::system::error_code wec;
+    if (!down_.writeNow(out_, taken, wec) && !wec) wec = co_await finishWrite(down_, out_, taken);
     relay.ec = wec;
     relay.head_sent = !wec;
   } else {

@@ -308,7 +308,9 @@ asio::awaitable<HttpConnection::SendResult> HttpConnection::sendAndReadHead(Exch
     if (rq.buffered) head_.append(rq.replay);
     if (!streaming || rq.expect_continue) {
       expire(up->stream, t.idle, x.deadline);
-      auto [wec, wn] = co_await asio::async_write(up->stream, asio::buffer(head_), tok);
+      size_t taken = 0;
+      boost::system::error_code wec;
+      if (!up->stream.writeNow(head_, taken, wec) && !wec) wec = co_await finishWrite(up->stream, head_, taken);
       if (wec) {
         if (stale(wec)) {
           if (co_await reconnect(up, t)) {

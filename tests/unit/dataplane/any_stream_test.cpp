@@ -355,3 +355,60 @@ TEST_F(AnyStreamTest, DestroyedWithOperationsPendingIsSafe) {
 
 }  // namespace
 }  // namespace hawser
+
+namespace hawser {
+namespace {
+
+// writeNow: what the socket takes at once, then the rest through the
+// asynchronous path; a full send buffer leaves TLS records for async_flush.
+TEST_F(AnyStreamTest, WriteNowSendsWhatFitsAndTheRestFollowsInOrder) {
+  for (bool tls : {false, true}) {
+    ctx_.restart();  // the previous round's run() left it stopped
+    auto [a, b] = socketPair();
+    a.set_option(asio::socket_base::send_buffer_size(4096));
+    AnyStream client(std::move(a)), server(std::move(b));
+    run([&]() -> asio::awaitable<void> {
+      if (tls) co_await handshakePair(client, server);
+      size_t taken = 0;
+      boost::system::error_code ec;
+      EXPECT_TRUE(client.writeNow("small", taken, ec));
+      EXPECT_EQ(taken, 5u);
+      std::string big(4 << 20, '\0');
+      std::mt19937 gen(1);
+      for (auto& ch : big) ch = static_cast<char>(gen());
+      // Nobody reads yet: the socket takes part of 4 MiB at most.
+      EXPECT_FALSE(client.writeNow(big, taken, ec));
+      EXPECT_FALSE(ec) << ec.message();
+      if (tls) {
+        EXPECT_EQ(taken, big.size());  // all of it made into records, some still waiting
+      } else {
+        EXPECT_LT(taken, big.size());
+      }
+      // Another writeNow while records wait takes nothing (order is kept).
+      size_t none = 99;
+      EXPECT_FALSE(client.writeNow("later", none, ec));
+      EXPECT_EQ(none, 0u);
+      auto rest = [&]() -> asio::awaitable<void> {
+        if (taken < big.size()) {
+          auto [wec, wn] =
+              co_await asio::async_write(client, asio::buffer(big.data() + taken, big.size() - taken), tok);
+          EXPECT_FALSE(wec) << wec.message();
+        } else {
+          auto [fec] = co_await client.async_flush(tok);
+          EXPECT_FALSE(fec) << fec.message();
+        }
+      };
+      std::string got(5 + big.size(), '\0');
+      auto receive = [&]() -> asio::awaitable<void> {
+        auto [rec, rn] = co_await asio::async_read(server, asio::buffer(got), tok);
+        EXPECT_FALSE(rec) << rec.message();
+      };
+      co_await (rest() && receive());
+      EXPECT_EQ(got.substr(0, 5), "small");
+      EXPECT_TRUE(got.substr(5) == big) << "tls=" << tls;
+    });
+  }
+}
+
+}  // namespace
+}  // namespace hawser
