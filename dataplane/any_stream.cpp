@@ -98,7 +98,18 @@ bool Conn::startOp(bool write, error_code& ec, const std::shared_ptr<Conn>& self
   }
   (write ? writing : reading) = true;
   (write ? write_until : read_until) = until;
-  if (until == Clock::time_point::max() || armed_at <= until) return true;  // the watch wakes in time
+  arm(until, self);
+  return true;
+}
+
+void Conn::limitPendingRead(Clock::time_point until, const std::shared_ptr<Conn>& self) {
+  if (!reading) return;
+  read_until = until;
+  arm(until, self);
+}
+
+void Conn::arm(Clock::time_point until, const std::shared_ptr<Conn>& self) {
+  if (until == Clock::time_point::max() || armed_at <= until) return;  // the watch wakes in time
   if (!timer) timer = std::make_unique<asio::steady_timer>(socket.get_executor());
   armed_at = until;
   timer->expires_at(until);  // a wait already pending ends with operation_aborted
@@ -123,7 +134,6 @@ bool Conn::startOp(bool write, error_code& ec, const std::shared_ptr<Conn>& self
     }
   };
   timer->async_wait(Watch{self});
-  return true;
 }
 
 void Conn::startTls(std::shared_ptr<asio::ssl::context> c) {

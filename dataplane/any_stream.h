@@ -78,6 +78,9 @@ struct Conn {
   // already passed; otherwise arms the watch when the deadline is earlier
   // than what it waits for.
   bool startOp(bool write, error_code& ec, const std::shared_ptr<Conn>& self);
+  // Gives the pending read (if any) the deadline `until` from now on.
+  void limitPendingRead(Clock::time_point until, const std::shared_ptr<Conn>& self);
+  void arm(Clock::time_point until, const std::shared_ptr<Conn>& self);
   void endOp(bool write, error_code& ec) {
     (write ? writing : reading) = false;
     if (ec && timed_out) ec = boost::beast::error::timeout;
@@ -150,6 +153,12 @@ class AnyStream {
   void expires_at(Clock::time_point t) { c_->deadline = t; }
   void expires_after(Clock::duration d) { c_->deadline = Clock::now() + d; }
   void expires_never() { c_->deadline = Clock::time_point::max(); }
+  // A read already pending (started without a deadline) ends with timeout at
+  // `until`; the stream's deadline for new operations becomes `until` too.
+  void limitPendingRead(Clock::time_point until) {
+    c_->deadline = until;
+    c_->limitPendingRead(until, c_);
+  }
   void close() { c_->close(); }
   // With no operation pending: frees the TLS input buffer if it holds nothing
   // (the next read makes it again).

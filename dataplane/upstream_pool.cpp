@@ -32,14 +32,54 @@ UpstreamConnection::~UpstreamConnection() {
 }
 
 namespace {
-// A pooled connection the upstream closed (EOF) or wrote to unasked is dead.
-// For TLS the peek sees records (an alert, a late ticket): also not reused.
-bool stillAlive(tcp::socket& s) {
-  char byte;
-  ssize_t n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+constexpr size_t kPendingRead = 4096;
+
+// Leaves a read pending on a connection going into the pool.
+void startPending(UpstreamConnection& c) {
+  if (!c.pending) c.pending = std::make_shared<PendingRead>(c.stream.get_executor());
+  auto& p = *c.pending;
+  p.bytes.clear();
+  p.ec = {};
+  p.done = false;
+  p.active = true;
+  c.stream.expires_never();  // the pool's sweep bounds it
+  c.stream.async_read_some(p.bytes.prepare(kPendingRead),
+                           [pending = c.pending](boost::system::error_code ec, size_t n) {
+                             pending->done = true;
+                             pending->ec = ec;
+                             if (!ec) pending->bytes.commit(n);
+                             pending->wake.cancel();
+                           });
+}
+
+// A pooled connection whose pending read completed is not at a message
+// boundary: the upstream closed it (EOF), or wrote to it unasked (a late
+// body after a 204, more than Content-Length, a 408 before its keep-alive
+// close). It is closed, never handed to a request. (For TLS, records that
+// carry no data, such as a late session ticket, do not complete the read.)
+bool stillAlive(const UpstreamConnection& c) {
+  return c.pending && c.pending->active && !c.pending->done;
 }
 }  // namespace
+
+asio::awaitable<boost::system::error_code> takePending(UpstreamConnection& up, beast::flat_buffer& buf,
+                                                       std::chrono::steady_clock::time_point until) {
+  if (!up.pending || !up.pending->active) co_return boost::system::error_code{};
+  auto p = up.pending;
+  p->active = false;
+  if (!p->done) {
+    up.stream.limitPendingRead(until);
+    while (!p->done) {
+      p->wake.expires_at(std::chrono::steady_clock::time_point::max());
+      co_await p->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  if (p->ec) co_return p->ec;
+  auto data = p->bytes.data();
+  buf.commit(asio::buffer_copy(buf.prepare(data.size()), data));
+  p->bytes.clear();
+  co_return boost::system::error_code{};
+}
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& key, std::chrono::milliseconds max_idle) {
   auto it = idle_.find(key);
@@ -53,8 +93,8 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::takeIdle(const std::string& ke
     // Bytes or a close waiting on it (a late body after a 204, more than
     // Content-Length, a 408 before the upstream's keep-alive close) mean it
     // is not at a message boundary: it is closed, never handed to this
-    // request. Checked here, when it is about to be used, with one peek.
-    if (idle < max_idle && stillAlive(conn->stream.socket())) {
+    // request. Its pending read says so, without a system call.
+    if (idle < max_idle && stillAlive(*conn)) {
       conn->reused = true;
       return conn;
     }
@@ -180,8 +220,8 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn, std::chrono
   if (conn->stream.tlsBuffered()) return;          // records already read off the socket but not yet by hawser
   conn->idle_since = std::chrono::steady_clock::now();
   conn->idle_until = conn->idle_since + max_idle;
-  conn->stream.expires_never();
   // Whether bytes or a close arrive while it waits is seen when it is taken.
+  startPending(*conn);
   list.push_back(std::move(conn));
   for (auto* w : waiters_) w->cancel();
   armSweep(std::min(list.back()->idle_until, list.back()->idle_since + std::chrono::seconds(1)));
@@ -210,7 +250,7 @@ void UpstreamPool::sweep() {
   const auto now = std::chrono::steady_clock::now();
   auto next = now + std::chrono::seconds(1);
   for (auto it = idle_.begin(); it != idle_.end();) {
-    std::erase_if(it->second, [&](const auto& c) { return now >= c->idle_until || !stillAlive(c->stream.socket()); });
+    std::erase_if(it->second, [&](const auto& c) { return now >= c->idle_until || !stillAlive(*c); });
     for (const auto& c : it->second) next = std::min(next, c->idle_until);
     it = it->second.empty() ? idle_.erase(it) : std::next(it);
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <optional>
 
 #include "dataplane/any_stream.h"
@@ -24,6 +25,21 @@ class WorkerMetrics;
 }
 
 namespace hawser {
+
+// The read a pooled connection keeps pending (UpstreamPool::release): it sees
+// a close or stray bytes while the connection is idle, and when the
+// connection is used again it is the first read of the next response. So a
+// reused connection needs neither a peek before its request nor a read of its
+// own for its response: one system call fewer each, and the speculative read
+// Asio would start the response read with is the one made at release.
+struct PendingRead {
+  explicit PendingRead(const boost::asio::any_io_executor& ex) : wake(ex) {}
+  boost::beast::flat_buffer bytes;  // what it read (plaintext)
+  boost::system::error_code ec;
+  bool active = false;             // started and not taken
+  bool done = false;               // its handler ran
+  boost::asio::steady_timer wake;  // takePending waits on it; the handler cancels it
+};
 
 struct UpstreamConnection {
   UpstreamConnection(AnyStream s, discovery::EndpointPtr ep, telemetry::WorkerMetrics& m);
@@ -39,9 +55,16 @@ struct UpstreamConnection {
   std::chrono::steady_clock::time_point idle_until;  // closed by the pool's sweep after this
   std::shared_ptr<ClusterPolicy> limits;             // holds a max_connections slot of this service while open
   bool reused = false;
-  uint32_t requests = 0;  // requests sent on it
+  uint32_t requests = 0;                 // requests sent on it
+  std::shared_ptr<PendingRead> pending;  // made at its first release, reused
   telemetry::WorkerMetrics& metrics;
 };
+
+// The first bytes of the response on `up`: from its pending read when it has
+// one (waiting for it until `until`), appended to `buf`. A connection without
+// one returns at once; the caller reads as usual after.
+boost::asio::awaitable<boost::system::error_code> takePending(UpstreamConnection& up, boost::beast::flat_buffer& buf,
+                                                              std::chrono::steady_clock::time_point until);
 
 // How to secure a connection to a peer sidecar: mutual TLS with the task's
 // client context, accepting only the listed identities.

@@ -369,7 +369,8 @@ asio::awaitable<HttpConnection::SendResult> HttpConnection::sendAndReadHead(Exch
         co_return out;
       }
       read_ahead_.cancelOnGone(&up->stream.socket());
-      rec = co_await readHead(up->stream, ur.buf, *ur.parser, kMaxResponseHead, head_deadline);
+      rec = co_await takePending(*up, ur.buf, head_deadline);  // a reused connection's first bytes
+      if (!rec) rec = co_await readHead(up->stream, ur.buf, *ur.parser, kMaxResponseHead, head_deadline);
       read_ahead_.cancelOnGone(nullptr);
       if (rec && read_ahead_.gone()) {
         out.client_gone = true;  // the client left: the upstream connection is abandoned
