@@ -309,7 +309,8 @@ class Hawser:
         raise BenchError("%s has no %s listener: %s" % (self.proc.name, kind, body[:300]))
 
 
-def hawser_base(name, workers, certs, metrics=True):
+def hawser_base(name, workers, certs, metrics=True, tracing=None):
+    """tracing: a `telemetry.tracing.otlp` block, or None (no tracing key at all)."""
     cfg = {
         "node": {"service": name, "namespace": certlib.TRUST_DOMAIN, "identity": certlib.spiffe(name)},
         "admin": {"address": "127.0.0.1:0"},
@@ -320,6 +321,8 @@ def hawser_base(name, workers, certs, metrics=True):
     }
     if not metrics:  # only when off, so older binaries without the key still run the rest
         cfg["telemetry"]["metrics"] = {"enabled": False}
+    if tracing is not None:
+        cfg["telemetry"]["tracing"] = {"otlp": dict(tracing)}
     return cfg
 
 
@@ -338,7 +341,7 @@ class HawserPair(Pair):
 
     def start(self, reg, workdir, certs, app, workers):
         d = os.path.join(workdir, "hawser-w%d" % workers)
-        server_cfg = hawser_base("server", workers, certs, self.metrics)
+        server_cfg = hawser_base("server", workers, certs, self.metrics, self.tracing)
         server_cfg["inbound"] = [{
             "name": "app", "listen": "127.0.0.1:0", "app": addr(app.addr), "protocol": "http",
             "tls": {"mode": "strict"},
@@ -351,7 +354,7 @@ class HawserPair(Pair):
         inbound = server.listener("inbound")
         self.server_addr = inbound
 
-        client_cfg = hawser_base("client", workers, certs, self.metrics)
+        client_cfg = hawser_base("client", workers, certs, self.metrics, self.tracing)
         client_cfg["outbound"] = {"services": [{
             "name": "server", "alias": "127.0.0.1:0", "protocol": "http",
             "discovery": {"static": [addr(inbound)]},

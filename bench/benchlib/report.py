@@ -5,6 +5,7 @@ import statistics
 
 from . import handshakes as handshakelib
 from . import syscalls as syscalllib
+from . import tracing as tracinglib
 from .procs import run_tool
 
 CONFIG_ORDER = ["direct", "nginx", "haproxy", "hawser"]
@@ -26,6 +27,11 @@ GOAL_SYSCALLS_FLOOR = sum(syscalllib.FLOOR.values())
 # Issue 13: new mTLS connections per second through the pair: >= HAProxy's; stretch 1.5x.
 GOAL_HANDSHAKES_VS_HAPROXY = 1.0
 GOAL_HANDSHAKES_STRETCH = 1.5
+# Issue 14: metrics + tracing against both off (throughput), and p99 with the collector
+# down against tracing off at the latency run's rate.
+GOAL_TRACING_1PCT_COST = 0.03
+GOAL_TRACING_100PCT_COST = 0.10
+GOAL_COLLECTOR_DOWN_P99 = 1.10
 
 
 def median(values):
@@ -427,7 +433,7 @@ def handshake_goals(runs):
 
 
 def markdown(meta, summary, metrics_runs, scaling, errors, chart_name, idle_points=(), syscall_result=None,
-             handshake_runs=None):
+             handshake_runs=None, tracing_result=None):
     lines = ["# hawser benchmark: %s" % meta["started"], ""]
     lines += ["Mesh hop: load generator → client sidecar (plaintext) → mutual TLS 1.3, client "
               "certificate verified and authorized → server sidecar → app (nginx, `return 200`, "
@@ -449,6 +455,8 @@ def markdown(meta, summary, metrics_runs, scaling, errors, chart_name, idle_poin
         lines += ratio_table(workers, summary[workers])
     if metrics_runs:
         lines += metrics_section(metrics_runs)
+    if tracing_result:
+        lines += tracing_section(tracing_result)
     if scaling:
         lines += scaling_section(scaling)
     if idle_points:
@@ -457,10 +465,10 @@ def markdown(meta, summary, metrics_runs, scaling, errors, chart_name, idle_poin
         lines += syscalls_section(syscall_result, meta["rate"])
     if handshake_runs:
         lines += handshakes_section(handshake_runs)
-    g = goals(summary, metrics_cost(metrics_runs), scaling) + idle_goals(idle_points) + \
-        syscall_goals(syscall_result) + handshake_goals(handshake_runs)
+    g = goals(summary, metrics_cost(metrics_runs), scaling) + tracing_goals(tracing_result) + \
+        idle_goals(idle_points) + syscall_goals(syscall_result) + handshake_goals(handshake_runs)
     if g:
-        lines += ["## Goals (issues 5 and 13)", "", "| goal | workers | measured | met |", "|---|---:|---|---|"]
+        lines += ["## Goals (issues 5, 13 and 14)", "", "| goal | workers | measured | met |", "|---|---:|---|---|"]
         for goal, workers, measured, met in g:
             lines.append("| %s | %s | %s | %s |" % (goal, workers, measured,
                                                     {True: "yes", False: "**no**", None: "n/a"}[met]))
@@ -501,6 +509,164 @@ def metrics_section(metrics_runs):
                                                                        -100 * m["scrape_cost"]))
     lines += ["", "One scrape of one sidecar is about %s bytes of Prometheus text." % _fmt(m["scrape_bytes"]), ""]
     return lines
+
+
+# ------------------------------------------------------------------------------------
+# tracing
+
+def _cost_text(cost):
+    """A throughput cost (share of the `off` figure) as text; a negative one is noise."""
+    return "%.1f%%" % (100 * cost) if cost >= 0 else "none measurable (%.1f%% faster: noise)" % (-100 * cost)
+
+
+def _paired(runs, mode, base, value):
+    """value(run of `mode`, run of `base`) for each repetition where both ran without an error."""
+    good = {(r["mode"], r["rep"]): r for r in runs if not r.get("failed")}
+    reps = sorted({r["rep"] for r in runs})
+    return [value(good[(mode, i)], good[(base, i)]) for i in reps if (mode, i) in good and (base, i) in good]
+
+
+def tracing_summary(result):
+    """Medians per mode over the runs without errors; the costs against `off` and the
+    collector-down p99 ratio, each the median of the repetitions' own ratios (a mode
+    against the `off` run next to it, so a machine that drifts during the run moves
+    both); and every caveat of the runs (spans dropped, failed, queued)."""
+    out = {"throughput": {}, "latency": {}, "caveats": []}
+    for mode in tracinglib.THROUGHPUT_MODES:
+        runs = [r for r in result["throughput"] if r["mode"] == mode and not r.get("failed")]
+        t = {"runs": len(runs), "rps": median([r["rps"] for r in runs]),
+             "cpu_per_10k": median([r["cpu_per_10k"] for r in runs])}
+        spanned = [r for r in runs if r.get("spans")]
+        if spanned:
+            t["spans_per_request"] = median([
+                (r["spans"]["client"]["exported"] + r["spans"]["server"]["exported"]) /
+                float(r["spans"]["client"]["outbound"]) for r in spanned if r["spans"]["client"]["outbound"]])
+            t["lost"] = {o: sum(r["spans"][side][o] for r in spanned for side in ("client", "server"))
+                         for o in ("dropped", "failed")}
+            out["caveats"] += ["%s r%d: %s" % (mode, r["rep"], c) for r in spanned for c in r.get("caveats", [])]
+            t["caveat_runs"] = sum(1 for r in spanned if r.get("caveats"))
+        out["throughput"][mode] = t
+    for mode in ("1%", "100%"):
+        t = out["throughput"][mode]
+        t["costs"] = _paired(result["throughput"], mode, "off", lambda m, o: (o["rps"] - m["rps"]) / o["rps"])
+        t["cpu_changes"] = _paired(result["throughput"], mode, "off",
+                                   lambda m, o: m["cpu_per_10k"] / o["cpu_per_10k"] - 1)
+        t["cost"], t["cpu_change"] = median(t["costs"]), median(t["cpu_changes"])
+    runs = result["throughput"] + result["latency"]
+    out["busy_runs"] = sum(1 for r in runs if r.get("machine_before", {}).get("cc1plus", 0) > 0
+                           or r.get("machine_after", {}).get("cc1plus", 0) > 0)
+    out["all_runs"] = len(runs)
+    for mode in tracinglib.LATENCY_MODES:
+        runs = [r for r in result["latency"] if r["mode"] == mode and not r.get("failed")]
+        out["latency"][mode] = {f: median([r[f] for r in runs]) for f in ("p50_ms", "p99_ms", "p999_ms")}
+        out["latency"][mode]["runs"] = len(runs)
+        if mode == "down":
+            spanned = [r for r in runs if r.get("spans")]
+            out["latency"][mode].update(
+                {o: median([r["spans"]["client"][o] + r["spans"]["server"][o] for r in spanned])
+                 for o in ("exported", "dropped", "failed")},
+                failed_after_s=median([r.get("failed_after_s") for r in spanned]))
+    out["p99_ratios"] = _paired(result["latency"], "down", "off", lambda d, o: d["p99_ms"] / o["p99_ms"])
+    out["p99_ratio"] = median(out["p99_ratios"])
+    return out
+
+
+def tracing_section(result):
+    s = tracing_summary(result)
+    b = result["batch"]
+    lines = ["## Tracing: what spans and their export cost", "",
+             "The hawser pair at %d worker under the 50-connection load (wrk, %d s; interleaved, median of the "
+             "runs): `off` (metrics off, no tracing), `1%%` and `100%%` (metrics on, `telemetry.tracing.otlp` "
+             "with `sample_ratio` 0.01 and 1.0 on both sidecars; the client sidecar starts every trace, the server "
+             "sidecar keeps its decision). The collector is the app's nginx (`return 200` answers `POST %s`); "
+             "`batch: {delay: %s, max_spans: %d}`, `max_queue_spans: %d` (with the default, 2048, the queue "
+             "often fills at 100%% under this load and spans are dropped). After each run the sidecars' "
+             "`hawser_trace_spans_total` is read once their queues are empty: spans exported per request is 3 "
+             "when every exchange is sampled (the client's request and attempt spans, the server's span)." % (
+                 result["workers"], result["duration"], result["collector"], b["delay"], b["max_spans"],
+                 result["max_queue_spans"]), "",
+             "| mode | req/s | change vs off | CPU s / 10k req (both sidecars) | change vs off "
+             "| spans exported per request | spans dropped / failed | runs |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for mode in tracinglib.THROUGHPUT_MODES:
+        t = s["throughput"][mode]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %d |" % (
+            mode, _fmt(t["rps"]), "" if mode == "off" or t.get("cost") is None else "%+.1f%%" % (-100 * t["cost"]),
+            _fmt(t["cpu_per_10k"], "%.3f"),
+            "" if mode == "off" or t.get("cpu_change") is None else "%+.1f%%" % (100 * t["cpu_change"]),
+            _fmt(t.get("spans_per_request"), "%.3f") if mode != "off" else "—",
+            "%d / %d" % (t["lost"]["dropped"], t["lost"]["failed"]) if "lost" in t else "—", t["runs"]))
+    lines.append("")
+    lines += ["Change vs off: the median of each repetition's change against the `off` run beside it%s." % "".join(
+        "; %s per repetition: req/s %s, CPU %s" % (
+            mode, ", ".join("%+.1f%%" % (-100 * c) for c in s["throughput"][mode]["costs"]),
+            ", ".join("%+.1f%%" % (100 * c) for c in s["throughput"][mode]["cpu_changes"]))
+        for mode in ("1%", "100%") if len(s["throughput"][mode]["costs"]) > 1)]
+    lines += ["CPU per request is the steadier figure on a shared machine: throughput moves with whatever else "
+              "runs on the cores%s." % (
+                  " (a compiler ran at the start or end of %d of these %d runs)" % (s["busy_runs"], s["all_runs"])
+                  if s["busy_runs"] else ""), ""]
+    if s["caveats"]:
+        lines += ["**Not every span was exported**, so a figure above misses the cost of exporting them:", ""]
+        lines += ["- %s" % c for c in s["caveats"]] + [""]
+    lo, ld = s["latency"]["off"], s["latency"]["down"]
+    lines += ["### Latency with the collector down", "",
+              "h2load --h1 at %d req/s over 10 connections, %d s (after 1 s of warm-up), interleaved, median of "
+              "the runs: `tracing off` (metrics on) and `collector down` (metrics on, `sample_ratio: 1.0`, the "
+              "endpoint %s: a loopback port held by a socket that does not listen, so every export is refused at "
+              "once and retried with backoff; the default `max_queue_spans`, 2048, fills and drops). The down mode "
+              "makes every span, so its latency includes making them." % (
+                  result["rate"], result["latency_duration"], result.get("down_endpoint", "?")), "",
+              "| mode | p50 ms | p99 ms | p99.9 ms | runs |", "|---|---:|---:|---:|---:|"]
+    for mode, name in (("off", "tracing off"), ("down", "collector down")):
+        r = s["latency"][mode]
+        lines.append("| %s | %s | %s | %s | %d |" % (name, _fmt(r["p50_ms"], "%.3f"), _fmt(r["p99_ms"], "%.3f"),
+                                                   _fmt(r["p999_ms"], "%.3f"), r["runs"]))
+    lines.append("")
+    if s["p99_ratio"] is not None:
+        lines.append("p99 collector down / tracing off: %.2fx (the median of the repetitions' ratios%s). In a down run (both sidecars, median): %s spans "
+                     "failed (both sidecars had counted some %s s after the load), %s dropped, %s exported." % (
+                         s["p99_ratio"], ": " + ", ".join("%.2fx" % r for r in s["p99_ratios"])
+                         if len(s["p99_ratios"]) > 1 else "", _fmt(ld.get("failed")), _fmt(ld.get("failed_after_s"), "%.1f"),
+                         _fmt(ld.get("dropped")), _fmt(ld.get("exported"))))
+        lines.append("")
+    return lines
+
+
+def tracing_goals(result):
+    out = []
+    if not result:
+        return out
+    s = tracing_summary(result)
+    off = s["throughput"]["off"]
+    for mode, goal in (("1%", GOAL_TRACING_1PCT_COST), ("100%", GOAL_TRACING_100PCT_COST)):
+        t = s["throughput"][mode]
+        text = "metrics + tracing at %s sampling cost <= %.0f%% throughput against both off" % (mode, 100 * goal)
+        if t.get("cost") is None:
+            out.append((text, result["workers"], "not measured", None))
+            continue
+        measured = "%s (median of %d paired runs; medians %.0f req/s off, %.0f at %s; CPU per request %s)" % (
+            _cost_text(t["cost"]), len(t["costs"]), off["rps"], t["rps"], mode,
+            "—" if t.get("cpu_change") is None else "%+.0f%%" % (100 * t["cpu_change"]))
+        met = t["cost"] <= goal
+        if s["busy_runs"]:
+            measured += "; a compiler ran during %d of %d tracing runs" % (s["busy_runs"], s["all_runs"])
+        if t.get("caveat_runs"):
+            # Spans not exported cost less than exported ones: a met goal is not shown.
+            measured += "; in %d run(s) not every span was exported (%d dropped, %d failed: see above)" % (
+                t["caveat_runs"], t["lost"]["dropped"], t["lost"]["failed"])
+            met = False if not met else None
+        out.append((text, result["workers"], measured, met))
+    lo, ld = s["latency"]["off"], s["latency"]["down"]
+    text = "a collector that is down: p99 <= %.2fx tracing off at %d req/s" % (GOAL_COLLECTOR_DOWN_P99, result["rate"])
+    if s["p99_ratio"] is None:
+        out.append((text, result["workers"], "not measured", None))
+    else:
+        out.append((text, result["workers"], "%.2fx (median of %d paired runs; medians %.3f vs %.3f ms; %s spans "
+                    "failed per run)" % (s["p99_ratio"], len(s["p99_ratios"]), ld["p99_ms"], lo["p99_ms"],
+                                         _fmt(ld.get("failed"))),
+                    s["p99_ratio"] <= GOAL_COLLECTOR_DOWN_P99))
+    return out
 
 
 def scaling_section(scaling):
