@@ -232,9 +232,9 @@ struct AccessLog {
 // `telemetry.tracing.otlp`, with the OTEL_* environment variables filling
 // what the file leaves out (tracing_config.cpp).
 struct Tracing {
-  std::string endpoint;                                      // the URL spans are POSTed to (.../v1/traces)
-  bool json = false;                                         // protocol http/json; else http/protobuf
-  bool gzip = true;                                          // compression: gzip | none
+  std::string endpoint;  // the URL spans are POSTed to (.../v1/traces)
+  bool json = false;     // protocol http/json; else http/protobuf
+  bool gzip = false;     // compression: gzip | none (the SDKs' default is none; gzip for a collector across a network)
   std::vector<std::pair<std::string, std::string>> headers;  // secrets: /config_dump shows the names only
   Duration timeout{10000};
   telemetry::Sampler sampler;  // sample_ratio (parent-based), or OTEL_TRACES_SAMPLER

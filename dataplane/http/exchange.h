@@ -35,6 +35,24 @@ struct ExchangeTrace {
   telemetry::SpanId attempt;  // outbound: the current attempt's span
   std::string tracestate;     // W3C tracestate as received (when well formed), passed on
   std::string user_agent;     // sampled exchanges only
+  // The tracing observer's: the first attempt of an outbound exchange, held
+  // back until a second attempt shows that the exchange needs a span per
+  // attempt. An exchange with one attempt makes one CLIENT span, with that
+  // attempt's id (the id the callee saw as its parent).
+  struct HeldAttempt {
+    bool held = false;
+    telemetry::SpanId span;
+    std::chrono::steady_clock::time_point start, end;
+    std::string endpoint;
+    unsigned status = 0;
+    std::string_view failure;
+  };
+  mutable HeldAttempt first;
+  // The id of this hop's exported span: `span`, or outbound with one attempt,
+  // that attempt's (what the access log shows).
+  const telemetry::SpanId& exportedSpan(bool outbound, unsigned attempts) const {
+    return outbound && attempts == 1 ? attempt : span;
+  }
 };
 
 struct Exchange {

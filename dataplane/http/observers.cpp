@@ -38,7 +38,7 @@ class AccessLogObserver final : public ExchangeObserver {
       std::string trace, span;
       if (x.trace.active) {
         trace = x.trace.trace.hex();
-        span = x.trace.span.hex();
+        span = x.trace.exportedSpan(x.direction == Direction::outbound, x.attempts).hex();
         r.trace_id = trace;
         r.span_id = span;
       }
@@ -60,23 +60,23 @@ class TracingObserver final : public ExchangeObserver {
   void onAttemptEnd(const Exchange& x, const Attempt& a) noexcept override {
     if (!x.trace.sampled || x.direction != Direction::outbound) return;
     try {
-      auto s = base(x, x.trace.attempt, x.trace.span, telemetry::SpanKind::client);
-      s.start_ns = unixNanos(a.start);
-      s.end_ns = unixNanos(a.end);
-      server(s, x);
-      addressAndPort(s, "network.peer.address", "network.peer.port", a.endpoint);
-      s.attributes.push_back(Attribute::integer("hawser.attempt", a.number));
-      if (a.number > 1) s.attributes.push_back(Attribute::integer("http.request.resend_count", a.number - 1));
-      s.attributes.push_back(Attribute::str("hawser.upstream", a.endpoint));
-      if (a.status) s.attributes.push_back(Attribute::integer("http.response.status_code", a.status));
-      if (!a.failure.empty()) {
-        s.attributes.push_back(Attribute::str("error.type", a.failure));
-        s.status = telemetry::SpanStatus::error;
-      } else if (a.status >= 400) {
-        s.attributes.push_back(Attribute::str("error.type", std::to_string(a.status)));
-        s.status = telemetry::SpanStatus::error;
+      auto& first = x.trace.first;
+      if (a.number == 1) {  // held back: with no second attempt it is the exchange's one span
+        first.held = true;
+        first.span = x.trace.attempt;
+        first.start = a.start;
+        first.end = a.end;
+        first.endpoint = a.endpoint;
+        first.status = a.status;
+        first.failure = a.failure;
+        return;
       }
-      exporter_.submit(std::move(s));
+      if (first.held) {
+        first.held = false;
+        exporter_.submit(
+            attemptSpan(x, first.span, 1, first.start, first.end, first.endpoint, first.status, first.failure));
+      }
+      exporter_.submit(attemptSpan(x, x.trace.attempt, a.number, a.start, a.end, a.endpoint, a.status, a.failure));
     } catch (...) {  // an observer never fails the exchange
     }
   }
@@ -85,8 +85,17 @@ class TracingObserver final : public ExchangeObserver {
     if (!x.trace.sampled) return;
     try {
       const bool inbound = x.direction == Direction::inbound;
-      auto s =
-          base(x, x.trace.span, x.trace.parent, inbound ? telemetry::SpanKind::server : telemetry::SpanKind::client);
+      // Outbound with one attempt: one span, the attempt's (its id is the
+      // callee's parent), carrying the attempt's attributes too.
+      const auto& first = x.trace.first;
+      const bool merged = !inbound && first.held;
+      auto s = base(x, merged ? first.span : x.trace.span, x.trace.parent,
+                    inbound ? telemetry::SpanKind::server : telemetry::SpanKind::client);
+      if (merged) {
+        addressAndPort(s, "network.peer.address", "network.peer.port", first.endpoint);
+        s.attributes.push_back(Attribute::integer("hawser.attempt", 1));
+        if (!first.failure.empty()) s.attributes.push_back(Attribute::str("hawser.attempt_failure", first.failure));
+      }
       s.start_ns = unixNanos(x.start);
       s.end_ns = unixNanos(Exchange::Clock::now());
       // http.route is a server span's (and its name's); a client span names
@@ -152,6 +161,29 @@ class TracingObserver final : public ExchangeObserver {
     s.name = x.method;
     s.attributes.reserve(16);
     s.attributes.push_back(Attribute::str("http.request.method", x.method));
+    return s;
+  }
+
+  // One attempt's CLIENT span, a child of the exchange's.
+  static telemetry::SpanRecord attemptSpan(const Exchange& x, const telemetry::SpanId& id, unsigned number,
+                                           Exchange::Clock::time_point start, Exchange::Clock::time_point end,
+                                           std::string_view endpoint, unsigned status, std::string_view failure) {
+    auto s = base(x, id, x.trace.span, telemetry::SpanKind::client);
+    s.start_ns = unixNanos(start);
+    s.end_ns = unixNanos(end);
+    server(s, x);
+    addressAndPort(s, "network.peer.address", "network.peer.port", endpoint);
+    s.attributes.push_back(Attribute::integer("hawser.attempt", number));
+    if (number > 1) s.attributes.push_back(Attribute::integer("http.request.resend_count", number - 1));
+    s.attributes.push_back(Attribute::str("hawser.upstream", endpoint));
+    if (status) s.attributes.push_back(Attribute::integer("http.response.status_code", status));
+    if (!failure.empty()) {
+      s.attributes.push_back(Attribute::str("error.type", failure));
+      s.status = telemetry::SpanStatus::error;
+    } else if (status >= 400) {
+      s.attributes.push_back(Attribute::str("error.type", std::to_string(status)));
+      s.status = telemetry::SpanStatus::error;
+    }
     return s;
   }
 
