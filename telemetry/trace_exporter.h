@@ -43,7 +43,7 @@ using OtlpTransport = std::function<boost::asio::awaitable<OtlpReply>(OtlpPost)>
 struct ExporterSettings {
   std::string url;  // ends in /v1/traces
   bool json = false;
-  bool gzip = true;
+  bool gzip = false;
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. a collector's token: never logged
   std::chrono::milliseconds timeout{10000};                  // one POST
   size_t max_batch_spans = 512;

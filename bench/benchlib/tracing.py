@@ -3,9 +3,9 @@
 - throughput: the pair under the wrk load with metrics and tracing off,
   metrics on + tracing at `sample_ratio: 0.01`, and at `1.0`, interleaved.
   The collector is the app's nginx: its `return 200` answers
-  `POST /v1/traces` (the gzip body is read and discarded; nginx's 1 MiB
-  `client_max_body_size` is above any batch, `batch.max_bytes` being 512 KiB
-  before compression). After the load the sidecars' `hawser_trace_spans_total`
+  `POST /v1/traces` (the body, uncompressed by default, is read and discarded;
+  nginx's 1 MiB `client_max_body_size` is above any batch, `batch.max_bytes`
+  being 512 KiB). After the load the sidecars' `hawser_trace_spans_total`
   is read once their queues are empty: every span must be accounted for,
   and a run that dropped or failed spans says so (its figure then misses the
   cost of exporting them).
