@@ -8,9 +8,9 @@ upstream keepalive), HAProxy (http mode, verify required, http-reuse always) and
 hawser (outbound alias + inbound strict with authorization). Every side checks
 the other's identity: hawser the SPIFFE URI SAN, nginx and HAProxy the DNS SAN
 (client -> server) and the CN (server <- client), which they can match natively.
-Access logs are off everywhere. `reuse=False` (the handshake run) gives the
-nginx and HAProxy client sidecars a new upstream connection per request;
-hawser has no such setting.
+Access logs are off everywhere. `reuse=False` (the handshake run) gives every
+client sidecar a new upstream connection per request (hawser:
+`max_requests_per_connection: 1`).
 """
 
 import http.client
