@@ -114,7 +114,28 @@ def choose_method(reg, workdir, wanted):
 # ------------------------------------------------------------------------------------
 # perf stat through its control FIFO
 
-class PerfCounter:
+class _Counter:
+    """What the two counters share: SIGINT makes the tool write its counts and
+    exit (closing perf's events, or detaching strace, takes it a while)."""
+
+    def interrupt(self):
+        if not self.interrupted and self.proc.alive():
+            self.proc.popen.send_signal(signal.SIGINT)
+        self.interrupted = True
+
+    def _stop(self, tool, verb, timeout):
+        try:
+            self.interrupt()
+            if self.proc.alive():
+                self.proc.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise BenchError("%s %s did not %s within %ss" % (tool, self.name, verb, timeout)) from None
+        finally:
+            self.reg.stop(self.proc)
+            self.close()
+
+
+class PerfCounter(_Counter):
     """`perf stat -p PIDS` started with its events off; enable()/disable() bracket the load."""
 
     def __init__(self, reg, workdir, name, pids, names=NAMES):
@@ -172,23 +193,9 @@ class PerfCounter:
     def disable(self, timeout=10.0):
         self._command("disable", timeout)
 
-    def interrupt(self):
-        """Asks perf to write its counts and exit (closing the events takes it a while)."""
-        if not self.interrupted and self.proc.alive():
-            self.proc.popen.send_signal(signal.SIGINT)
-        self.interrupted = True
-
     def finish(self, timeout=20.0):
         """{"total", "by_name": {name: n}, "eagain_receives"} once perf has written its counts."""
-        try:
-            self.interrupt()
-            if self.proc.alive():
-                self.proc.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise BenchError("perf %s did not exit within %ss" % (self.name, timeout)) from None
-        finally:
-            self.reg.stop(self.proc)
-            self.close()
+        self._stop("perf", "exit", timeout)
         counts = {}
         with open(self.out) as f:
             for line in f:
@@ -203,7 +210,7 @@ class PerfCounter:
                 "eagain_receives": sum(counts.get("syscalls:sys_exit_%s" % n, 0) for n in RECEIVE)}
 
 
-class StraceCounter:
+class StraceCounter(_Counter):
     """`strace -c -f -p PIDS`: attached from start() to finish(); the load must run alone."""
 
     def __init__(self, reg, workdir, name, pids):
@@ -237,20 +244,8 @@ class StraceCounter:
     def close(self):
         pass
 
-    def interrupt(self):
-        if not self.interrupted and self.proc.alive():
-            self.proc.popen.send_signal(signal.SIGINT)
-        self.interrupted = True
-
     def finish(self, timeout=20.0):
-        try:
-            self.interrupt()
-            if self.proc.alive():
-                self.proc.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise BenchError("strace %s did not detach within %ss" % (self.name, timeout)) from None
-        finally:
-            self.reg.stop(self.proc)
+        self._stop("strace", "detach", timeout)
         by_name, errors = {}, {}
         with open(self.out) as f:
             for line in f:

@@ -40,7 +40,7 @@ def tracing(receiver, **extra):
     return {"tracing": {"otlp": otlp}, "access_log": {"path": "off"}}
 
 
-def start(unit, config, name, env=None):
+def start(config, name, env=None):
     h = hh.Hawser(hh.base_config(**config), name=name, env=env)
     unittest.addModuleCleanup(h.stop)
     h.start()
@@ -59,7 +59,7 @@ def setUpModule():
         receivers[name] = OtlpReceiver().start()
         unittest.addModuleCleanup(receivers[name].stop)
 
-    responder = start(None, dict(
+    responder = start(dict(
         node={"service": "responder", "namespace": NS},
         tls=hh.tls_block(*ids["responder"], certs.ca_pem()),
         inbound=[{"name": "app", "listen": "127.0.0.1:0", "app": app.address, "protocol": "http",
@@ -75,13 +75,13 @@ def setUpModule():
         s.update(svc)
         return {"services": [s]}
 
-    caller = start(None, dict(
+    caller = start(dict(
         node={"service": "caller", "namespace": NS},
         tls=hh.tls_block(*ids["caller"], certs.ca_pem()),
         outbound=outbound(),
         telemetry=tracing(receivers["pair"], propagation=["w3c", "xray"], compression="gzip"),
     ), "caller")
-    caller_json = start(None, dict(
+    caller_json = start(dict(
         node={"service": "caller", "namespace": NS},
         tls=hh.tls_block(*ids["caller"], certs.ca_pem()),
         outbound=outbound(),
