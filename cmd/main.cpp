@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "dataplane/config/config.h"
+#include "dataplane/forwarder/capture_command.h"
+#include "dataplane/forwarder/forwarder.h"
 #include "dataplane/server.h"
 #include "dataplane/tls/certs_command.h"
 #include "discovery/registry/registry_server.h"
@@ -23,6 +25,8 @@ const char* kUsageText =
     "  proxy         run the sidecar proxy (the default)\n"
     "  check-config  validate a configuration file and exit\n"
     "  certs         create a development CA, workload certificates and CRLs\n"
+    "  forwarder     run the cluster's capture forwarder\n"
+    "  capture       export captured traffic (capture export --from DIR --format har|ndjson)\n"
     "  registry      run a local Cloud Map-compatible registry (development tool)\n"
     "\n"
     "Run 'hawser <command> --help' for the options of a command.\n"
@@ -124,6 +128,8 @@ int main(int argc, char** argv) {
   if (command == "proxy") return proxy(args);
   if (command == "check-config") return checkConfig(args);
   if (command == "certs") return hawser::tls::runCertsCommand(args, std::cout, std::cerr);
+  if (command == "capture") return hawser::forwarder::captureMain(args);
+  if (command == "forwarder") return hawser::forwarder::forwarderMain(args);
   if (command == "registry") return hawser::discovery::registry::registryMain(args);
   std::cerr << "hawser: unknown command '" << command << "'\n\n" << kUsageText;
   return kUsage;

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "dataplane/admin_server.h"
+#include "dataplane/capture_pipeline.h"
 #include "dataplane/config/config_json.h"
 #include "dataplane/health_checker.h"
 #include "discovery/cloudmap/cloudmap_source.h"
@@ -49,7 +50,7 @@ Server::Server(config::Config cfg, ServerOptions options)
       metrics_(cfg.workers),
       access_log_(cfg.access_log.path, &metrics_.main().access_log_dropped) {
   auto http = discovery::cloudmap::makeHttpTransport(main_.get_executor());
-  telemetry::OtlpTransport otlp = [http](telemetry::OtlpPost post) -> asio::awaitable<telemetry::OtlpReply> {
+  telemetry::HttpTransport otlp = [http](telemetry::HttpPost post) -> asio::awaitable<telemetry::HttpReply> {
     discovery::cloudmap::HttpRequest rq;
     rq.method = "POST";
     rq.url = std::move(post.url);
@@ -57,18 +58,19 @@ Server::Server(config::Config cfg, ServerOptions options)
     rq.body = std::move(post.body);
     rq.timeout = post.timeout;
     auto r = co_await http(std::move(rq));
-    co_return telemetry::OtlpReply{r.error, r.status, r.header("retry-after")};
+    co_return telemetry::HttpReply{r.error, r.status, r.header("retry-after")};
   };
   auto& spans = metrics_.main().trace_spans;
   tracer_ = std::make_unique<telemetry::TraceExporter>(
       main_.get_executor(), std::move(otlp),
       telemetry::ExporterCounters{&spans.Add({{"outcome", "exported"}}), &spans.Add({{"outcome", "dropped"}}),
                                   &spans.Add({{"outcome", "failed"}})});
+  capture_ = std::make_unique<CapturePipeline>(main_.get_executor(), metrics_.main(), cfg.workers);
   for (unsigned i = 0; i < cfg.workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, metrics_.worker(i), access_log_, *tracer_));
+    workers_.push_back(std::make_unique<Worker>(i, metrics_.worker(i), access_log_, *tracer_, capture_->shipper()));
   }
   snapshot_ = compileSnapshot(std::make_shared<const config::Config>(std::move(cfg)), nullptr, metrics_);
-  admin_ = std::make_unique<AdminServer>(main_, *this);
+  admin_ = std::make_unique<AdminServer>(main_, *this, metrics_.main().admin_refused, metrics_.main().serving_errors);
   std::string error;
   if (!installTls(snapshot_->config->tls, error))
     throw config::ConfigError(snapshot_->config->source + ": tls: " + error);
@@ -414,6 +416,7 @@ void Server::publish(std::shared_ptr<const Snapshot> snap, std::map<std::string,
   syncCloudMapSources();
   syncDnsSources();
   configureTracing();
+  capture_->configure(*snapshot_->config, tls_);
   for (const auto& [name, path] : snapshot_->file_sources) {
     if (!file_sources_.count(name)) {
       discovery::FileSource source(path);
@@ -438,6 +441,7 @@ bool Server::installTls(const std::optional<config::Tls>& files, std::string& er
     }
   }
   tls_ = state;
+  if (snapshot_) capture_->configure(*snapshot_->config, tls_);
   for (auto& w : workers_) {
     asio::post(w->context(), [w = w.get(), state] { w->setTls(state); });
   }
@@ -678,7 +682,7 @@ void Server::waitForDrain() {
   }
   if (active == 0 || expired) {
     if (active) log::warn("connections still open after closing them; exiting anyway", {{"connections", active}});
-    flushTracesAndExit();
+    flushAndExit();
     return;
   }
   drain_timer_.expires_after(std::chrono::milliseconds(25));
@@ -687,16 +691,26 @@ void Server::waitForDrain() {
   });
 }
 
-void Server::flushTracesAndExit() {
-  if (!tracer_started_ || tracer_->queued() == 0) {
+// Spans and capture records of the last requests are shipped before exit,
+// for at most min(drain_timeout, 5 s) more, both at once.
+void Server::flushAndExit() {
+  const bool spans = tracer_started_ && tracer_->queued() > 0;
+  const bool records = capture_->started() && capture_->shipper().queuedBytes() > 0;
+  if (!spans && !records) {
     exitNow();
     return;
   }
-  // Spans of the last requests are exported before exit, for at most
-  // min(drain_timeout, 5 s) more.
   auto bound = std::min<std::chrono::milliseconds>(snapshot_->config->drain_timeout, std::chrono::seconds(5));
-  log::info("drained; flushing spans", {{"spans", tracer_->queued()}, {"bound", config::formatDuration(bound)}});
-  tracer_->shutdown(std::chrono::steady_clock::now() + bound, [this] { exitNow(); });
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  log::info("drained; flushing spans and capture records", {{"spans", tracer_->queued()},
+                                                            {"capture_bytes", capture_->shipper().queuedBytes()},
+                                                            {"bound", config::formatDuration(bound)}});
+  auto pending = std::make_shared<int>((spans ? 1 : 0) + (records ? 1 : 0));
+  auto one_done = [this, pending] {
+    if (--*pending == 0) exitNow();
+  };
+  if (spans) tracer_->shutdown(deadline, one_done);
+  if (records) capture_->shutdown(deadline, one_done);
 }
 
 void Server::exitNow() {
@@ -845,6 +859,11 @@ int Server::run() {
 
 std::string Server::configDumpJson() const {
   return boost::json::serialize(config::toJson(*snapshot_->config)) + "\n";
+}
+
+std::string Server::metricsText() const {
+  capture_->updateGauges();
+  return metrics_.serialize();
 }
 
 std::string Server::clustersJson() const {

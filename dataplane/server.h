@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/admin_server.h"
 #include "dataplane/config/config.h"
 #include "dataplane/snapshot.h"
 #include "dataplane/worker.h"
@@ -28,6 +29,7 @@ namespace hawser {
 class HealthChecker;
 
 class AdminServer;
+class CapturePipeline;
 namespace discovery::cloudmap {
 class CloudMapSource;
 class CredentialsProvider;
@@ -43,7 +45,7 @@ struct ServerOptions {
   std::string admin_address_path;  // where to write the bound admin address
 };
 
-class Server {
+class Server final : public AdminSite {
  public:
   enum class State { pre_initializing, live, draining };
 
@@ -62,7 +64,12 @@ class Server {
   std::string clustersJson() const;
   std::string listenersJson() const;
   std::string certsJson() const;
-  std::string metricsText() const { return metrics_.serialize(); }
+  std::string metricsText() const;
+  // AdminSite (proxy_admin.cpp)
+  std::optional<AdminResponse> serveAdmin(std::string_view method, std::string_view path) override;
+  std::string adminEndpoints() const override;
+  std::string_view adminHost() const override;
+  std::span<const std::string> adminAllowedHosts() const override;
   const std::string& metricsPath() const { return snapshot_->config->metrics_path; }
   bool metricsEnabled() const { return snapshot_->config->metrics_enabled; }
   const config::Config& config() const { return *snapshot_->config; }
@@ -109,8 +116,8 @@ class Server {
   std::optional<telemetry::ExporterSettings> tracingSettings() const;
   boost::asio::awaitable<void> startTracing();
   telemetry::ResourceAttributes tracing_resource_;
-  // The end of a drain: spans still queued are flushed (bounded), then exit.
-  void flushTracesAndExit();
+  // The end of a drain: spans and capture records still queued are flushed (bounded), then exit.
+  void flushAndExit();
   void exitNow();
 
   ServerOptions options_;
@@ -119,6 +126,7 @@ class Server {
   telemetry::AccessLog access_log_;
   std::unique_ptr<telemetry::TraceExporter> tracer_;  // idle until a snapshot turns tracing on
   bool tracer_started_ = false;
+  std::unique_ptr<CapturePipeline> capture_;  // idle until a snapshot turns capture on
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::map<std::string, BoundListener> bound_;  // by ListenerSpec::key()

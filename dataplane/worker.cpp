@@ -33,8 +33,7 @@ void Worker::spawnSession(const std::string& key, tcp::socket socket) {
 }
 
 void Worker::setSnapshot(std::shared_ptr<const Snapshot> s) {
-  observers_ =
-      compileObservers(s && s->config->metrics_enabled, access_log_, s && s->config->tracing ? &tracer_ : nullptr);
+  observers_ = compileObservers({s ? s->config.get() : nullptr, &access_log_, &tracer_, &shipper_, id_});
   snapshot_ = std::move(s);
 }
 
@@ -45,8 +44,13 @@ prometheus::Counter& Worker::localReplyCounter(LocalReply r) {
 }
 
 Worker::Worker(unsigned id, telemetry::WorkerMetrics& metrics, telemetry::AccessLog& access_log,
-               telemetry::TraceExporter& tracer)
-    : id_(id), metrics_(metrics), access_log_(access_log), tracer_(tracer), pool_(ctx_.get_executor(), metrics) {}
+               telemetry::TraceExporter& tracer, telemetry::CaptureShipper& shipper)
+    : id_(id),
+      metrics_(metrics),
+      access_log_(access_log),
+      tracer_(tracer),
+      shipper_(shipper),
+      pool_(ctx_.get_executor(), metrics) {}
 
 Worker::~Worker() {
   stop();

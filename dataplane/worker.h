@@ -25,6 +25,7 @@ namespace hawser::telemetry {
 class WorkerMetrics;
 class AccessLog;
 class TraceExporter;
+class CaptureShipper;
 }  // namespace hawser::telemetry
 namespace prometheus {
 class Counter;
@@ -52,9 +53,10 @@ class WorkerContext : public boost::asio::io_context {
 
 class Worker {
  public:
-  // `tracer` receives the spans of sampled exchanges when a snapshot turns tracing on.
+  // `tracer` receives the spans of sampled exchanges when a snapshot turns tracing on,
+  // `shipper` the capture records when it turns capture on.
   Worker(unsigned id, telemetry::WorkerMetrics& metrics, telemetry::AccessLog& access_log,
-         telemetry::TraceExporter& tracer);
+         telemetry::TraceExporter& tracer, telemetry::CaptureShipper& shipper);
   ~Worker();
 
   unsigned id() const { return id_; }
@@ -104,6 +106,7 @@ class Worker {
   telemetry::WorkerMetrics& metrics_;
   telemetry::AccessLog& access_log_;
   telemetry::TraceExporter& tracer_;
+  telemetry::CaptureShipper& shipper_;
   UpstreamPool pool_;
   std::thread thread_;
   std::shared_ptr<const Snapshot> snapshot_;

@@ -210,8 +210,21 @@ MainMetrics::MainMetrics(prometheus::Registry& r)
                              .Add({})),
       trace_spans(family<prometheus::Counter>(r, "hawser_trace_spans_total",
                                               "Finished spans, by outcome: exported, dropped (the export queue was "
-                                              "full), failed (the collector refused them or stayed unreachable).")) {
+                                              "full), failed (the collector refused them or stayed unreachable).")),
+      capture_records(family<prometheus::Counter>(
+          r, "hawser_capture_records_total",
+          "Capture records, by outcome: sent (the forwarder acknowledged them), dropped (the queue was full), failed "
+          "(the forwarder refused them, or the drain bound ran out), redacted (submitted with a header value "
+          "replaced; also counted in one of the others).")),
+      capture_bytes(family<prometheus::Counter>(r, "hawser_capture_bytes_total",
+                                                "Compressed capture batch bytes the forwarder acknowledged.")
+                        .Add({})),
+      capture_queue_bytes(family<prometheus::Gauge>(r, "hawser_capture_queue_bytes",
+                                                    "Capture records waiting or in flight, in bytes (bounded by "
+                                                    "capture.queue_bytes).")
+                              .Add({})) {
   for (const char* outcome : {"exported", "dropped", "failed"}) trace_spans.Add({{"outcome", outcome}});
+  for (const char* outcome : {"sent", "dropped", "failed", "redacted"}) capture_records.Add({{"outcome", outcome}});
 }
 
 Metrics::Metrics(unsigned workers)

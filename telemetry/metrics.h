@@ -120,6 +120,10 @@ class MainMetrics {
   prometheus::Family<prometheus::Counter>& admin_refused;  // {reason}: admin requests answered 403/400
   prometheus::Counter& access_log_dropped;                 // incremented by the access log's threads (atomic)
   prometheus::Family<prometheus::Counter>& trace_spans;    // {outcome}: the exporter's (dropped: by any worker, atomic)
+  prometheus::Family<prometheus::Counter>&
+      capture_records;                     // {outcome}: the shipper's (dropped, redacted: by any worker)
+  prometheus::Counter& capture_bytes;      // compressed bytes the forwarder acknowledged
+  prometheus::Gauge& capture_queue_bytes;  // set at scrape time
 };
 
 class Metrics {

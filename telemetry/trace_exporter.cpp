@@ -8,7 +8,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <charconv>
 
 #include "telemetry/log.h"
 #include "telemetry/otlp.h"
@@ -20,7 +19,7 @@ namespace hawser::telemetry {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-TraceExporter::TraceExporter(asio::any_io_executor executor, OtlpTransport transport, ExporterCounters counters)
+TraceExporter::TraceExporter(asio::any_io_executor executor, HttpTransport transport, ExporterCounters counters)
     : executor_(std::move(executor)),
       transport_(std::move(transport)),
       counters_(counters),
@@ -34,6 +33,7 @@ TraceExporter::~TraceExporter() {
 void TraceExporter::configure(ExporterSettings settings, ResourceAttributes resource) {
   batch_at_ = std::max<size_t>(1, settings.max_batch_spans);
   max_queue_ = std::max<size_t>(1, settings.max_queue_spans);
+  policy_ = RetryPolicy{settings.max_attempts, settings.backoff_base, settings.backoff_max, settings.max_retry_after};
   settings_ = std::move(settings);
   resource_ = std::move(resource);
 }
@@ -100,13 +100,6 @@ asio::awaitable<void> TraceExporter::sleep(Clock::duration d) {
   co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
-// A retry's wait: its own timer, so a full batch arriving meanwhile does not
-// cut it short; a shutdown does (what is left of the drain bound decides).
-asio::awaitable<void> TraceExporter::backoff(Clock::duration d) {
-  retry_timer_.expires_after(d);
-  co_await retry_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-}
-
 asio::awaitable<void> TraceExporter::run() {
   std::vector<SpanRecord> pending;
   for (;;) {
@@ -147,26 +140,13 @@ asio::awaitable<void> TraceExporter::run() {
   if (done_) std::exchange(done_, {})();
 }
 
-namespace {
-bool retryable(unsigned status) {
-  return status == 429 || status == 502 || status == 503 || status == 504;
-}
-
-// Retry-After as delay-seconds (an HTTP date is not used by collectors).
-std::optional<std::chrono::milliseconds> parseRetryAfter(std::string_view v) {
-  unsigned seconds = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
-  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
-  return std::chrono::seconds(seconds);
-}
-}  // namespace
-
 asio::awaitable<void> TraceExporter::exportBatch(std::vector<SpanRecord>& batch) {
   const auto& s = settings_;
-  OtlpPost post;
+  HttpPost post;
   post.url = s.url;
   post.body = s.json ? encodeOtlpJson(resource_, batch) : encodeOtlpProtobuf(resource_, batch);
   post.headers = s.headers;
+  post.timeout = s.timeout;
   post.headers.emplace_back("Content-Type", s.json ? "application/json" : "application/x-protobuf");
   if (s.gzip) {
     if (auto z = gzipCompress(post.body); !z.empty()) {
@@ -174,42 +154,14 @@ asio::awaitable<void> TraceExporter::exportBatch(std::vector<SpanRecord>& batch)
       post.headers.emplace_back("Content-Encoding", "gzip");
     }
   }
-  std::string last;
-  for (unsigned attempt = 1;; ++attempt) {
-    const auto now = Clock::now();
-    if (now >= deadline_) {
-      last = "drain deadline reached";
-      break;
-    }
-    post.timeout = std::min<std::chrono::milliseconds>(
-        s.timeout,
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now) + std::chrono::milliseconds(1));
-    auto reply = co_await transport_(post);
-    if (reply.error.empty() && reply.status / 100 == 2) {
-      count(counters_.exported, batch.size());
-      if (failing_) log::info("trace export recovered", {{"url", s.url}});
-      failing_ = false;
-      co_return;
-    }
-    last = reply.error.empty() ? "HTTP " + std::to_string(reply.status) : reply.error;
-    if ((!reply.error.empty() || retryable(reply.status)) && attempt < s.max_attempts) {
-      // Exponential backoff, jittered over its upper half, unless the collector said when.
-      auto cap = std::min(s.backoff_max, s.backoff_base * (1u << std::min(attempt - 1, 10u)));
-      jitter_ ^= jitter_ << 13, jitter_ ^= jitter_ >> 7, jitter_ ^= jitter_ << 17;
-      std::chrono::milliseconds wait{cap.count() / 2 + static_cast<int64_t>(jitter_ % (cap.count() / 2 + 1))};
-      if (auto ra = parseRetryAfter(reply.retry_after)) {
-        if (*ra > s.max_retry_after) break;
-        wait = *ra;
-      }
-      if (Clock::now() + wait >= deadline_) {
-        last += "; no time left to retry before the drain deadline";
-        break;
-      }
-      co_await backoff(wait);
-      continue;
-    }
-    break;
+  auto outcome = co_await retrier_.post(transport_, post, policy_, retry_timer_, deadline_);
+  if (outcome.ok) {
+    count(counters_.exported, batch.size());
+    if (failing_) log::info("trace export recovered", {{"url", s.url}});
+    failing_ = false;
+    co_return;
   }
+  const auto& last = outcome.error;
   count(counters_.failed, batch.size());
   if (!failing_)
     log::warn("trace export failed; spans dropped", {{"url", s.url}, {"error", last}, {"spans", batch.size()}});

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "telemetry/http_post.h"
 #include "telemetry/span.h"
 
 namespace prometheus {
@@ -24,21 +25,6 @@ class Counter;
 }
 
 namespace hawser::telemetry {
-
-struct OtlpPost {
-  std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  std::chrono::milliseconds timeout{10000};
-};
-struct OtlpReply {
-  std::string error;  // transport failure; empty when a response arrived
-  unsigned status = 0;
-  std::string retry_after;  // the Retry-After value, if any
-};
-// Injected: the real one is the discovery HTTP client (dataplane/server.cpp),
-// tests pass a fake.
-using OtlpTransport = std::function<boost::asio::awaitable<OtlpReply>(OtlpPost)>;
 
 struct ExporterSettings {
   std::string url;  // ends in /v1/traces
@@ -65,7 +51,7 @@ struct ExporterCounters {
 
 class TraceExporter {
  public:
-  TraceExporter(boost::asio::any_io_executor executor, OtlpTransport transport, ExporterCounters counters);
+  TraceExporter(boost::asio::any_io_executor executor, HttpTransport transport, ExporterCounters counters);
   ~TraceExporter();
 
   // Main thread. A new configuration applies from the next batch.
@@ -83,16 +69,15 @@ class TraceExporter {
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> exportBatch(std::vector<SpanRecord>& batch);
   boost::asio::awaitable<void> sleep(std::chrono::steady_clock::duration d);
-  boost::asio::awaitable<void> backoff(std::chrono::steady_clock::duration d);
   void count(prometheus::Counter* c, size_t n);
 
   boost::asio::any_io_executor executor_;
-  OtlpTransport transport_;
+  HttpTransport transport_;
   ExporterCounters counters_;
   ExporterSettings settings_;
   ResourceAttributes resource_;
   boost::asio::steady_timer timer_;        // the batch delay; a full batch cancels it
-  boost::asio::steady_timer retry_timer_;  // a retry's backoff
+  boost::asio::steady_timer retry_timer_;  // a retry's backoff: its own timer, so a full batch does not cut it short
 
   std::mutex mutex_;  // guards incoming_
   std::vector<SpanRecord> incoming_;
@@ -108,7 +93,8 @@ class TraceExporter {
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   std::function<void()> done_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  uint64_t jitter_ = 0x9e3779b97f4a7c15ull;
+  Retrier retrier_;
+  RetryPolicy policy_;
 };
 
 }  // namespace hawser::telemetry

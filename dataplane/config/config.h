@@ -245,6 +245,24 @@ struct Tracing {
   uint32_t max_queue_spans = 2048;
 };
 
+// `capture`: the tee of every exchange into the forwarder (capture_config.cpp).
+struct Capture {
+  Address forwarder{"", 8888};
+  bool mutual_tls = false;        // tls.mode: mutual (the default when the node has tls) | disabled
+  std::vector<std::string> sans;  // the forwarder's identities (tls.sans; default spiffe://<namespace>/forwarder)
+  uint64_t max_body_bytes = 64 * 1024;
+  uint64_t queue_bytes = 16 * 1024 * 1024;
+  std::vector<std::string> redact_headers{"authorization", "cookie", "set-cookie", "x-api-key",
+                                          "proxy-authorization"};  // lower case
+  double sample_ratio = 1.0;
+  std::vector<std::string> include_services;  // empty: every service
+  std::vector<std::string> exclude_services;
+  uint32_t max_batch_records = 1000;
+  uint64_t max_batch_bytes = 1024 * 1024;
+  Duration batch_delay{1000};
+  Duration timeout{10000};
+};
+
 struct Config {
   std::string source;  // file path or "HAWSER_CONFIG_YAML"
   Node node;
@@ -261,6 +279,7 @@ struct Config {
   std::string metrics_path = "/metrics";
   bool metrics_enabled = true;  // false: no request is counted and the metrics path answers 404
   AccessLog access_log;
+  std::optional<Capture> capture;  // off unless capture.enabled
   std::optional<Tracing> tracing;  // off when neither the file nor OTEL_EXPORTER_OTLP_*ENDPOINT names a collector
 };
 

@@ -203,6 +203,27 @@ boost::json::value toJson(const Config& c) {
             {"delay", formatDuration(t->batch_delay)}}},
           {"max_queue_spans", t->max_queue_spans}}}};
   }
+  if (const auto& cap = c.capture) {
+    auto strings = [](const std::vector<std::string>& v) {
+      boost::json::array a;
+      for (const auto& s : v) a.push_back(boost::json::value(s));
+      return a;
+    };
+    root["capture"] = {
+        {"enabled", true},
+        {"forwarder", cap->forwarder.str()},
+        {"tls", {{"mode", cap->mutual_tls ? "mutual" : "disabled"}, {"sans", strings(cap->sans)}}},
+        {"max_body_bytes", cap->max_body_bytes},
+        {"queue_bytes", cap->queue_bytes},
+        {"redact_headers", strings(cap->redact_headers)},
+        {"sample_ratio", cap->sample_ratio},
+        {"services", {{"include", strings(cap->include_services)}, {"exclude", strings(cap->exclude_services)}}},
+        {"batch",
+         {{"max_records", cap->max_batch_records},
+          {"max_bytes", cap->max_batch_bytes},
+          {"delay", formatDuration(cap->batch_delay)}}},
+        {"timeout", formatDuration(cap->timeout)}};
+  }
   return root;
 }
 

@@ -13,6 +13,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include "dataplane/admin_guard.h"
+#include "dataplane/config/capture_config.h"
 #include "dataplane/config/config.h"
 #include "dataplane/config/field.h"
 #include "dataplane/config/tracing_config.h"
@@ -20,6 +21,34 @@
 #include "policy/retry_policy.h"
 
 namespace hawser::config {
+
+Tls readTls(const Field& f) {
+  f.expectMap({"cert", "key", "ca", "crl", "crl_check", "min_version", "reload"});
+  Tls t;
+  t.cert = f.child("cert").required().nonEmptyString();
+  t.key = f.child("key").required().nonEmptyString();
+  t.ca = f.child("ca").required().nonEmptyString();
+  if (auto v = f.child("crl"); v.present()) t.crl = v.nonEmptyString();
+  if (auto v = f.child("crl_check"); v.present()) {
+    t.crl_check = v.oneOf<std::string>({{"chain", "chain"}, {"leaf", "leaf"}});
+    // Without a CRL nothing is checked: a crl_check alone would only look like revocation checking.
+    if (t.crl.empty()) v.fail("needs tls.crl (the CRLs to check against)");
+  }
+  if (auto v = f.child("min_version"); v.present()) {
+    t.min_version = v.oneOf<std::string>({{"1.2", "1.2"}, {"1.3", "1.3"}});
+  }
+  if (auto v = f.child("reload"); v.present()) t.reload = v.boolean();
+  return t;
+}
+
+YAML::Node parseYaml(const std::string& text, const std::string& source) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ": (syntax): " + e.msg);
+  }
+}
+
 namespace {
 
 Timeouts readTimeouts(const Field& f) {
@@ -278,8 +307,8 @@ Config parse(const YAML::Node& root, const std::string& source) {
   Config c;
   c.source = source;
   if (!root.IsDefined() || root.IsNull()) top.fail("the configuration is empty");
-  top.expectMap(
-      {"node", "admin", "workers", "drain_timeout", "limits", "tls", "discovery", "inbound", "outbound", "telemetry"});
+  top.expectMap({"node", "admin", "workers", "drain_timeout", "limits", "tls", "discovery", "inbound", "outbound",
+                 "telemetry", "capture"});
   if (auto f = top.child("discovery"); f.present()) {
     f.expectMap({"cloudmap", "dns"});
     if (auto dns = f.child("dns"); dns.present()) {
@@ -375,24 +404,7 @@ Config parse(const YAML::Node& root, const std::string& source) {
     }
   }
 
-  if (auto f = top.child("tls"); f.present()) {
-    f.expectMap({"cert", "key", "ca", "crl", "crl_check", "min_version", "reload"});
-    Tls t;
-    t.cert = f.child("cert").required().nonEmptyString();
-    t.key = f.child("key").required().nonEmptyString();
-    t.ca = f.child("ca").required().nonEmptyString();
-    if (auto v = f.child("crl"); v.present()) t.crl = v.nonEmptyString();
-    if (auto v = f.child("crl_check"); v.present()) {
-      t.crl_check = v.oneOf<std::string>({{"chain", "chain"}, {"leaf", "leaf"}});
-      // Without a CRL nothing is checked: a crl_check alone would only look like revocation checking.
-      if (t.crl.empty()) v.fail("needs tls.crl (the CRLs to check against)");
-    }
-    if (auto v = f.child("min_version"); v.present()) {
-      t.min_version = v.oneOf<std::string>({{"1.2", "1.2"}, {"1.3", "1.3"}});
-    }
-    if (auto v = f.child("reload"); v.present()) t.reload = v.boolean();
-    c.tls = t;
-  }
+  if (auto f = top.child("tls"); f.present()) c.tls = readTls(f);
   const bool have_tls = c.tls.has_value();
   auto needTls = [&](const Field& mode_field, const char* mode) {
     mode_field.fail(std::string("tls mode ") + mode +
@@ -574,6 +586,7 @@ Config parse(const YAML::Node& root, const std::string& source) {
       }
     }
   }
+  c.capture = readCapture(top.child("capture"), c.node, c.tls.has_value());
   c.tracing = readTracing(top.child("telemetry").child("tracing").child("otlp"), processEnvironment());
   if (c.node.register_instance) {
     auto reg = node_field->child("register");
@@ -587,14 +600,6 @@ Config parse(const YAML::Node& root, const std::string& source) {
   }
   checkUniqueListen(listeners);
   return c;
-}
-
-YAML::Node parseYaml(const std::string& text, const std::string& source) {
-  try {
-    return YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ": (syntax): " + e.msg);
-  }
 }
 
 }  // namespace
@@ -613,12 +618,16 @@ Config loadText(const std::string& yaml, const std::string& source) {
   }
 }
 
-Config loadFile(const std::string& path) {
+std::string readConfigFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw ConfigError(path + ": cannot read the file (" + std::string(std::strerror(errno)) + ")");
   std::stringstream ss;
   ss << in.rdbuf();
-  return loadText(ss.str(), path);
+  return ss.str();
+}
+
+Config loadFile(const std::string& path) {
+  return loadText(readConfigFile(path), path);
 }
 
 Config loadFromEnvironmentOr(const std::string& path) {

@@ -86,6 +86,31 @@ class Field {
     }
     return v;
   }
+  // A size in bytes: a whole number, optionally with KiB, MiB or GiB.
+  uint64_t bytes(uint64_t min, uint64_t max) const {
+    if (!node_.IsScalar()) fail("expected a size such as 65536, 64KiB or 16MiB");
+    const auto& s = node_.Scalar();
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    std::string_view unit(end, s.data() + s.size() - end);
+    uint64_t scale = unit.empty()    ? 1
+                     : unit == "KiB" ? 1ull << 10
+                     : unit == "MiB" ? 1ull << 20
+                     : unit == "GiB" ? 1ull << 30
+                                     : 0;
+    if (ec != std::errc() || end == s.data() || scale == 0 || v > max / scale)
+      fail("invalid size \"" + s + "\" (use e.g. 65536, 64KiB, 16MiB, 2GiB)");
+    v *= scale;
+    if (v < min || v > max)
+      fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + " bytes, got " + s);
+    return v;
+  }
+  // A list of strings.
+  std::vector<std::string> stringList() const {
+    std::vector<std::string> out;
+    for (size_t i = 0, n = expectList(); i < n; ++i) out.push_back(item(i).nonEmptyString());
+    return out;
+  }
   // A number between 0 and 1 (a ratio such as sample_ratio).
   double ratio() const {
     if (!node_.IsScalar()) fail("expected a number between 0 and 1");
@@ -179,5 +204,10 @@ class Field {
     return *this;
   }
 };
+
+// Pieces of the proxy's loader other loaders share (config_loader.cpp).
+Tls readTls(const Field& tls);  // the top-level `tls` mapping
+YAML::Node parseYaml(const std::string& text, const std::string& source);
+std::string readConfigFile(const std::string& path);  // ConfigError naming the file when unreadable
 
 }  // namespace hawser::config

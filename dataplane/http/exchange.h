@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "telemetry/capture/record.h"
 #include "telemetry/trace_context.h"
 
 namespace hawser::telemetry {
@@ -80,7 +81,11 @@ struct Exchange {
   std::string_view route;                    // the prefix of the service route matched ("" if none)
   std::string_view subset;                   // the named subset chosen ("" if none)
   std::string_view upstream_peer;            // the identity the upstream proved (outbound mTLS)
+  std::string_view service;                  // the cluster routed to ("" before routing or if none)
   ExchangeTrace trace;
+  // The capture observer's record of this exchange, while it is being filled
+  // (null when capture is off or this exchange was not sampled).
+  mutable std::unique_ptr<telemetry::CaptureRecord> capture;
 };
 
 // One try of an exchange against one endpoint.

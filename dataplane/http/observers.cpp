@@ -224,12 +224,16 @@ std::unique_ptr<ExchangeObserver> makeTracingObserver(telemetry::TraceExporter& 
   return std::make_unique<TracingObserver>(exporter);
 }
 
-std::shared_ptr<const ExchangeObservers> compileObservers(bool metrics_enabled, telemetry::AccessLog& log,
-                                                          telemetry::TraceExporter* tracer) {
+std::shared_ptr<const ExchangeObservers> compileObservers(const ObserverInputs& in) {
   auto set = std::make_shared<ExchangeObservers>();
-  if (tracer) set->list.push_back(makeTracingObserver(*tracer));
-  if (metrics_enabled) set->list.push_back(makeMetricsObserver());
-  if (log.enabled()) set->list.push_back(makeAccessLogObserver(log));
+  const auto* c = in.config;
+  if (c && c->tracing && in.tracer) set->list.push_back(makeTracingObserver(*in.tracer));
+  if (c && c->metrics_enabled) set->list.push_back(makeMetricsObserver());
+  if (in.access_log && in.access_log->enabled()) set->list.push_back(makeAccessLogObserver(*in.access_log));
+  if (c && c->capture && in.shipper) {
+    set->list.push_back(makeCaptureObserver(*in.shipper, in.worker, *c->capture, c->node.service));
+    set->wantsBodies = true;
+  }
   return set;
 }
 

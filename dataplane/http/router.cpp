@@ -87,6 +87,7 @@ std::optional<LocalReply> HttpConnection::route(Exchange& x, Request& rq, const 
     }
   }
   if (!out.cluster) return LocalReply::not_found;
+  x.service = out.cluster->name();
   x.path = std::string(req.target());  // origin-form, after an absolute-form rewrite
   if (spec.kind != ListenerSpec::Kind::inbound || !peer_stats_) x.stats = out.cluster->stats[w_.id()];
 

@@ -42,6 +42,7 @@ boost::asio::awaitable<void> HttpConnection::connectTunnel(Exchange& x, Request&
     co_return;
   }
   x.stats = cluster->stats[w_.id()];
+  x.service = cluster->name();
   auto& pstats = *cluster->policy_stats[w_.id()];
   std::unique_ptr<UpstreamConnection> up;
   discovery::EndpointPtr tried;

@@ -123,15 +123,21 @@ struct Transport {
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
       co_return out;
     }
-    beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(stream), *tls);
+    beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(stream), request.tls ? *request.tls : *tls);
     if (url.host_type() == boost::urls::host_type::name) {
       SSL_set_tlsext_host_name(tls_stream.native_handle(), host.c_str());
     }
-    tls_stream.set_verify_callback(asio::ssl::host_name_verification(host));
+    if (!request.tls) tls_stream.set_verify_callback(asio::ssl::host_name_verification(host));
     auto [hec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
     if (hec) {
       out.error = "tls handshake with " + host + ": " + hec.message();
       co_return out;
+    }
+    if (request.check_peer) {
+      if (auto problem = request.check_peer(tls_stream.native_handle()); !problem.empty()) {
+        out.error = "tls peer " + host + ": " + problem;
+        co_return out;
+      }
     }
     out = co_await exchange(tls_stream, beast::get_lowest_layer(tls_stream), request, target, host_header);
     beast::get_lowest_layer(tls_stream).expires_after(std::chrono::seconds(1));

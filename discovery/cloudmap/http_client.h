@@ -11,6 +11,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "discovery/aws/sigv4.h"
 
@@ -22,6 +23,12 @@ struct HttpRequest {
   aws::HeaderList headers;  // Host is added when absent
   std::string body;
   std::chrono::milliseconds timeout{5000};
+  // https with a context of the caller's (e.g. mutual TLS with this task's
+  // certificate) instead of the system CAs and host-name verification;
+  // `check_peer` then decides on the verified peer (its problem, "" if
+  // acceptable).
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  std::function<std::string(SSL*)> check_peer;
 };
 
 struct HttpResponse {

@@ -462,8 +462,9 @@ class Hawser:
     """One `hawser proxy` process."""
 
     def __init__(self, config=None, name="hawser", config_text=None, env=None,
-                 use_env_yaml=False, extra_args=(), preexec_fn=None):
+                 use_env_yaml=False, extra_args=(), preexec_fn=None, command="proxy"):
         self.name = name
+        self.command = command  # proxy, or forwarder (tests/support/capture_support.py)
         self.preexec_fn = preexec_fn  # runs in the child before exec (e.g. setrlimit)
         self.tmpdir = tempfile.mkdtemp(prefix="hawser-%s-" % name)
         self.config_path = os.path.join(self.tmpdir, "hawser.yaml")
@@ -499,12 +500,16 @@ class Hawser:
     def start(self, wait_ready=True, timeout=20):
         env = dict(os.environ)
         env.update(self.env)
-        args = [hawser_bin(), "proxy"]
+        args = [hawser_bin(), self.command]
         if self.use_env_yaml:
             env["HAWSER_CONFIG_YAML"] = self.config_text
         else:
             args += ["--config", self.config_path]
         args += ["--admin-address-path", self.admin_path] + self.extra_args
+        try:
+            os.unlink(self.admin_path)  # a restart must not read the last run's address
+        except FileNotFoundError:
+            pass
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL, env=env, start_new_session=True,
                                      preexec_fn=self.preexec_fn)

@@ -23,16 +23,16 @@ using namespace std::chrono_literals;
 
 // A collector that answers from a script (then 200) and records what it got.
 struct FakeCollector {
-  std::deque<OtlpReply> script;
-  std::vector<OtlpPost> posts;
+  std::deque<HttpReply> script;
+  std::vector<HttpPost> posts;
   std::vector<size_t> spans_per_post;
 
-  OtlpTransport transport() {
-    return [this](OtlpPost p) -> asio::awaitable<OtlpReply> {
+  HttpTransport transport() {
+    return [this](HttpPost p) -> asio::awaitable<HttpReply> {
       auto v = boost::json::parse(p.body);
       spans_per_post.push_back(v.at("resourceSpans").at(0).at("scopeSpans").at(0).at("spans").as_array().size());
       posts.push_back(std::move(p));
-      OtlpReply r{"", 200, ""};
+      HttpReply r{"", 200, ""};
       if (!script.empty()) {
         r = script.front();
         script.pop_front();
