@@ -31,8 +31,9 @@ shell wrapper can kill exactly those on exit, and is reaped and removed from it 
 The demo is a list of steps (STEPS at the bottom).  Capabilities add a step, or a config hook
 (CONFIG_HOOKS) that edits each sidecar's configuration before it starts; mTLS is both (the
 `certificates` step and `mtls_config`), and so is the local registry (the `registry` step and
-`registry_config`), and tracing (the `collector` step and `tracing_config`).  Later ones
-(capture) follow the same pattern.
+`registry_config`), tracing (the `collector` step and `tracing_config`), and capture (the
+`forwarder` step, `capture_config` and the `summary: capture` step: every exchange is teed to
+a `hawser forwarder` over mutual TLS, stored durably, and exported as HAR).
 
 Exit status: 0 when every step passed, 1 otherwise.
 """
@@ -62,6 +63,7 @@ sys.path.insert(0, SUPPORT)
 from hawser_harness import (Hawser, ProcessOutput, hawser_bin, metric_sum, parse_addr,  # noqa: E402
                             wait_until, addr_str, free_port, run_cmd)
 from cloudmap_helpers import CloudMapClient  # noqa: E402
+from capture_support import Forwarder, forwarder_config, stored_records  # noqa: E402
 
 SAMPLE_SERVICES = os.path.join(SUPPORT, "sample_services.py")
 
@@ -358,6 +360,7 @@ class Mesh:
         self.stranger = None                        # a valid certificate the responder does not allow
         self.registry = None                        # Registry
         self.collector = None                       # Collector (the sidecars' spans)
+        self.forwarder = None                       # capture_support.Forwarder (the sidecars' capture)
         self.cloudmap = None                        # CloudMapClient for the registry's JSON API
         self.service_id = None                      # the registry's id of demo/responder
         self.dereg = None                           # what the planned deregistration saw
@@ -392,6 +395,8 @@ class Mesh:
         if self.collector is not None:
             self.collector.stop()
             self.collector = None
+        if self.forwarder is not None:
+            self.forwarder.stop()
 
     def remove_work_dir(self):
         if self.own_work_dir:
@@ -407,6 +412,9 @@ class Mesh:
         if self.registry is not None and self.registry.out is not None:
             with open(os.path.join(self.log_dir, "registry.log"), "w") as f:
                 f.write("\n".join(self.registry.out.snapshot()) + "\n")
+        if self.forwarder is not None and self.forwarder.stdout is not None:
+            with open(os.path.join(self.log_dir, "forwarder.log"), "w") as f:
+                f.write("\n".join(self.forwarder.stdout.snapshot() + self.forwarder.stderr.snapshot()) + "\n")
 
 
 def base_sidecar_config(service):
@@ -420,7 +428,7 @@ def base_sidecar_config(service):
 
 # Who may call whom.  The namespace "demo" and the service names give the SPIFFE IDs.
 TRUST_DOMAIN = "demo"
-IDENTITIES = {name: "spiffe://%s/%s" % (TRUST_DOMAIN, name) for name in ("caller", "responder")}
+IDENTITIES = {name: "spiffe://%s/%s" % (TRUST_DOMAIN, name) for name in ("caller", "responder", "forwarder")}
 # Two instances of the responder: app, sidecar and Cloud Map instance id share the name.  Both
 # sidecars have the responder's identity (one certificate, as replicas of a service would).
 RESPONDERS = ("responder-1", "responder-2")
@@ -491,7 +499,14 @@ def tracing_config(mesh, name, config):
                                                 "batch": {"delay": "200ms"}}}}
 
 
-CONFIG_HOOKS = [mtls_config, registry_config, tracing_config]
+def capture_config(mesh, name, config):
+    """Every sidecar tees its exchanges to the demo's forwarder (the `forwarder` step), over
+    mutual TLS (the default with a certificate; the forwarder must prove spiffe://demo/forwarder)."""
+    config["capture"] = {"enabled": True, "forwarder": mesh.forwarder.address, "max_body_bytes": "4KiB",
+                         "batch": {"delay": "200ms"}}
+
+
+CONFIG_HOOKS = [mtls_config, registry_config, tracing_config, capture_config]
 
 
 # --------------------------------------------------------------------------------------
@@ -659,6 +674,64 @@ def step_smoke(mesh):
 def step_collector(mesh):
     mesh.collector = Collector().start()
     table([("collector", mesh.collector.url + "/v1/traces  (OTLP/HTTP JSON; every sidecar exports here)")])
+
+
+def step_forwarder(mesh):
+    """`hawser forwarder`: one per cluster; accepts the sidecars' batches over mutual TLS
+    (only the caller's and the responder's identities), fsyncs them into its spool, and moves
+    closed segments into an archive directory."""
+    spool, archive = os.path.join(mesh.work_dir, "capture", "spool"), os.path.join(mesh.work_dir, "capture", "archive")
+    files = mesh.certs["forwarder"]
+    cfg = forwarder_config(spool, archive, listen="127.0.0.1:%d" % free_port(),
+                           tls={"cert": files["cert"], "key": files["key"], "ca": mesh.ca},
+                           allow=[IDENTITIES["caller"], IDENTITIES["responder"]],
+                           storage={"prefix": "demo"}, redact={"json_fields": ["password"]})
+    f = mesh.forwarder = Forwarder(cfg, name="demo-forwarder")
+    f.spool, f.archive, f.address = spool, archive, cfg["listen"]
+    f.start(wait_ready=False)
+    mesh.pidfile.add(f.proc.pid, "hawser")
+    f.wait_ready(20)
+    table([("forwarder", "%s (mutual TLS; allows the caller and the responder)" % f.address),
+           ("spool", spool), ("archive", archive + "  (<prefix>/<service>/<yyyy>/<mm>/<dd>/<segment>.ndjson.gz)")])
+
+
+def step_report_capture(mesh):
+    """What the forwarder stored: every exchange each sidecar saw, once; then a HAR export."""
+    sidecars = [sc for sc in mesh.sidecars.values() if sc.h.alive()]
+
+    def shipped():
+        sent = sum(metric_sum(sc.metrics(), "hawser_capture_records_total", outcome="sent") for sc in sidecars)
+        queued = sum(metric_sum(sc.metrics(), "hawser_capture_queue_bytes") for sc in sidecars)
+        return sent if queued == 0 and sent > 0 else None
+
+    sent = wait_until(shipped, timeout=20, message="the sidecars' capture queues to drain")
+    f = mesh.forwarder
+    stored = metric_sum(f.metrics(), "hawser_forwarder_records_total", outcome="stored")
+    dropped = sum(metric_sum(sc.metrics(), "hawser_capture_records_total", outcome="dropped") for sc in sidecars)
+    by = collections.Counter()
+    for r in stored_records(f.spool, f.archive):
+        by[(r["service"], r["direction"])] += 1
+    table([("sidecars", "%d records sent and acknowledged, %d dropped" % (sent, dropped)),
+           ("forwarder", "%d records stored (written and fsynced before each 200)" % stored)]
+          + [("", "%s %s: %d" % (svc, d, n)) for (svc, d), n in sorted(by.items())])
+    if stored < sent:
+        raise StepFailed("the forwarder stored %d of %d acknowledged records" % (stored, sent))
+    har = os.path.join(mesh.log_dir, "capture.har")
+    rc, _, err = run_cmd([hawser_bin(), "capture", "export", "--from", os.path.dirname(f.spool), "--format", "har",
+                          "--service", "caller", "--output", har], timeout=60)
+    if rc != 0:
+        raise StepFailed("hawser capture export -> %d: %s" % (rc, err.strip()))
+    with open(har) as fh:
+        entries = json.load(fh)["log"]["entries"]
+    say("  $ hawser capture export --from %s --format har --service caller --output %s"
+        % (os.path.dirname(f.spool), har))
+    say("    " + err.strip().replace("hawser: ", ""))
+    if not entries:
+        raise StepFailed("the HAR export has no entries")
+    e = entries[0]
+    say("    first entry: %s %s %s -> %d (%s, peer %s)" % (e["startedDateTime"], e["request"]["method"],
+                                                        e["request"]["url"], e["response"]["status"],
+                                                        e["_hawser"]["direction"], e["_hawser"]["peer"] or "-"))
 
 
 KIND = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT"}
@@ -1173,6 +1246,13 @@ def step_drain(mesh):
         say("  hawser registry stopped (exit code %s)" % rc)
         if rc not in (0, -signal.SIGTERM):
             failed.append("registry")
+    if mesh.forwarder is not None:
+        mesh.forwarder.sigterm()
+        rc = mesh.forwarder.wait_exit(20)
+        mesh.pidfile.remove(mesh.forwarder.proc.pid)
+        say("  hawser forwarder: exit code %d" % rc)
+        if rc != 0:
+            failed.append("forwarder")
     if failed:
         raise StepFailed("did not exit cleanly: " + ", ".join(failed))
 
@@ -1181,6 +1261,7 @@ STEPS = [
     ("certificates: a CA and a SPIFFE identity per workload (hawser certs)", step_certificates),
     ("registry: a local Cloud Map (hawser registry)", step_registry),
     ("collector: an OpenTelemetry collector for the sidecars' spans", step_collector),
+    ("forwarder: the cluster's capture forwarder (hawser forwarder)", step_forwarder),
     ("start two responders, each with a sidecar that registers it", step_start_responders),
     ("start the caller and its sidecar (discovers the responders in the registry)", step_start_caller),
     ("one request end to end", step_smoke),
@@ -1190,6 +1271,7 @@ STEPS = [
     ("summary: requests", step_report_requests),
     ("summary: mutual TLS", step_report_mtls),
     ("summary: what each sidecar reports", step_report_sidecars),
+    ("summary: capture (every exchange, stored once, exported as HAR)", step_report_capture),
     ("planned deregistration: SIGTERM %s's sidecar under load" % DRAINED, step_planned_deregistration),
     ("summary: planned deregistration", step_report_deregistration),
     ("drain: SIGTERM the other sidecars, stop the apps and the registry", step_drain),

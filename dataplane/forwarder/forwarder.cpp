@@ -22,9 +22,7 @@
 #include "dataplane/contained_spawn.h"
 #include "dataplane/tls/identity.h"
 #include "dataplane/tls_state.h"
-#include "telemetry/capture/record.h"
-#include "telemetry/capture/redaction.h"
-#include "telemetry/capture/segment.h"
+#include "telemetry/capture/batch.h"
 #include "telemetry/log.h"
 
 // GCC 12 misreads a coroutine frame's sized delete as mismatched.
@@ -224,36 +222,10 @@ BatchResult Forwarder::acceptBatch(std::string_view body, std::string_view encod
     return BatchResult{status, std::move(text), std::move(retry_after)};
   };
   if (draining_) return answer(503, jsonError("draining"), "1");
-  std::string inflated;
-  std::string_view text = body;
-  if (encoding == "gzip") {
-    std::string error;
-    if (!telemetry::gunzipBounded(body, cfg_.max_batch_inflated_bytes, inflated, error))
-      return answer(error.find("inflates past") != std::string::npos ? 413 : 400, jsonError("gzip: " + error));
-    text = inflated;
-  } else if (!encoding.empty() && encoding != "identity") {
-    return answer(415, jsonError("Content-Encoding must be gzip or absent"));
-  } else if (body.size() > cfg_.max_batch_inflated_bytes) {
-    return answer(413, jsonError("the batch is larger than limits.max_batch_inflated_bytes"));
-  }
-  std::vector<std::pair<std::string, std::string>> records;
-  size_t redacted = 0, line_no = 0;
-  for (size_t pos = 0; pos < text.size();) {
-    auto nl = text.find('\n', pos);
-    auto line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
-    ++line_no;
-    if (line.empty() || line == "\r") continue;
-    boost::system::error_code ec;
-    auto v = json::parse(line, ec);
-    std::string problem = ec ? "not JSON (" + ec.message() + ")" : telemetry::validateRecord(v);
-    if (!problem.empty())
-      return answer(400, jsonError("line " + std::to_string(line_no) + ": " + problem + "; the batch was not stored"));
-    auto& o = v.get_object();
-    if (telemetry::redactRecord(o, cfg_.redact)) ++redacted;
-    std::string service(o.at("service").get_string());
-    records.emplace_back(std::move(service), json::serialize(o));
-  }
+  auto batch = telemetry::decodeBatch(body, encoding, {cfg_.max_batch_inflated_bytes}, cfg_.redact);
+  if (batch.status != 200) return answer(batch.status, jsonError(batch.error + "; the batch was not stored"));
+  const auto& records = batch.records;
+  const size_t redacted = batch.redacted;
   std::string error;
   switch (spool_.append(records, error)) {
     case telemetry::Spool::Append::ok: break;

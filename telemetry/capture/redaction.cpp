@@ -80,7 +80,10 @@ bool redactBody(json::object& message, const RedactionRules& rules, bool json_ty
   auto doc = json::parse(body, ec);
   if (ec) {
     if (!json_typed) return false;  // not JSON, and it does not say it is
-    it->value() = base64Encode(std::string(kRedactedMarker) + " (a JSON body that could not be checked)");
+    static const std::string replaced =
+        base64Encode(std::string(kRedactedMarker) + " (a JSON body that could not be checked)");
+    if (it->value().get_string() == replaced) return false;
+    it->value() = replaced;
     return true;
   }
   bool changed = false;

@@ -116,6 +116,14 @@ bool SegmentWriter::append(std::string_view payload, std::string& error) {
   return append(std::vector<std::string>{std::string(payload)}, error);
 }
 
+std::string encodeSegmentEntry(std::string_view payload) {
+  std::string out(8, '\0');
+  putLe32(out.data(), static_cast<uint32_t>(payload.size()));
+  putLe32(out.data() + 4, crc32c(payload));
+  out.append(payload);
+  return out;
+}
+
 bool SegmentWriter::append(const std::vector<std::string>& payloads, std::string& error) {
   std::string buf;
   size_t total = 0;
@@ -126,11 +134,7 @@ bool SegmentWriter::append(const std::vector<std::string>& payloads, std::string
       error = "a record of " + std::to_string(p.size()) + " bytes is larger than a segment entry may be";
       return false;
     }
-    char head[8];
-    putLe32(head, static_cast<uint32_t>(p.size()));
-    putLe32(head + 4, crc32c(p));
-    buf.append(head, 8);
-    buf.append(p);
+    buf += encodeSegmentEntry(p);
   }
   if (!writeAll(fd_, buf.data(), buf.size())) {
     error = errnoText("cannot write", path_);
@@ -164,7 +168,11 @@ SegmentContents readSegment(const std::string& path) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  const std::string data = ss.str();
+  return parseSegment(ss.str());
+}
+
+SegmentContents parseSegment(std::string_view data) {
+  SegmentContents out;
   out.file_bytes = data.size();
   size_t pos = 0;
   while (data.size() - pos >= 8) {

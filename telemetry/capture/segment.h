@@ -51,6 +51,10 @@ struct SegmentContents {
 };
 // Reads every entry up to the first torn or corrupt one.
 SegmentContents readSegment(const std::string& path);
+// The same over bytes in memory.
+SegmentContents parseSegment(std::string_view data);
+// One entry as append() writes it.
+std::string encodeSegmentEntry(std::string_view payload);
 
 // fsync of a directory (after a create or rename in it).
 bool syncDirectory(const std::string& dir, std::string& error);

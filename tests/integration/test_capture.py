@@ -378,5 +378,51 @@ def check_har(t, har):
                 t.assertTrue(k.startswith("_"), "custom fields start with an underscore: %s" % k)
 
 
+
+class CaptureConfigTest(unittest.TestCase):
+    """A capture or forwarder config error names the file, the key and the problem."""
+
+    def check(self, config, key, problem, forwarder=False):
+        path = self._write(config)
+        args = ["forwarder", "--check", "--config", path] if forwarder else ["check-config", path]
+        rc, _, err = hh.run_cmd([hh.hawser_bin()] + args)
+        self.assertEqual(rc, 2, err)
+        self.assertIn(path, err)
+        self.assertIn(key, err)
+        self.assertIn(problem, err)
+
+    def test_sidecar_keys(self):
+        base = hh.base_config()
+        self.check(dict(base, capture={"enabled": True}), "capture.forwarder", "required")
+        self.check(dict(base, capture={"enabled": True, "forwarder": "f:8888", "queue_bytes": "12XB"}),
+                   "capture.queue_bytes", "invalid size")
+        self.check(dict(base, capture={"enabled": True, "forwarder": "f:8888", "tls": {"mode": "mutual"}}),
+                   "capture.tls.mode", "needs the top-level tls")
+        self.check(dict(base, capture={"enabled": True, "forwarder": "f:8888", "redact_headers": ["bad header"]}),
+                   "capture.redact_headers[0]", "not a header name")
+        self.check(dict(base, capture={"enabled": True, "forwarder": "f:8888", "sampel_ratio": 1}),
+                   "capture.sampel_ratio", "unknown key")
+
+    def test_forwarder_keys(self):
+        good = forwarder_config("/tmp/s", "/tmp/a")
+        self.check({"listen": "0.0.0.0:8888"}, "storage", "required", forwarder=True)
+        self.check(dict(good, authorization={"allow": ["spiffe://demo/caller"]}), "authorization", "needs tls",
+                   forwarder=True)
+        bad = forwarder_config("/tmp/s", "/tmp/s")
+        self.check(bad, "storage.directory", "must not be the spool", forwarder=True)
+        bad = forwarder_config("/tmp/s", "/tmp/a", redact={"json_fields": ["a..b"]})
+        self.check(bad, "redact.json_fields[0]", "dotted field path", forwarder=True)
+        rc, out, err = hh.run_cmd([hh.hawser_bin(), "forwarder", "--check", "--config", self._write(good)])
+        self.assertEqual((rc, out.strip()), (0, "ok"), err)
+
+    def _write(self, config):
+        d = tempfile.mkdtemp(prefix="hawser-capture-config-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "f.yaml")
+        with open(path, "w") as f:
+            f.write(hh.to_yaml(config) + "\n")
+        return path
+
+
 if __name__ == "__main__":
     unittest.main()
