@@ -1,5 +1,6 @@
 // hawser: the sidecar proxy's single binary and its subcommands.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -11,6 +12,7 @@
 #include "dataplane/server.h"
 #include "dataplane/tls/certs_command.h"
 #include "discovery/registry/registry_server.h"
+#include "telemetry/log.h"
 
 namespace {
 
@@ -119,6 +121,14 @@ int main(int argc, char** argv) {
   if (!args.empty() && (args[0] == "--version" || args[0] == "version")) {
     std::cout << "hawser " << HAWSER_VERSION << "\n";
     return kOk;
+  }
+  if (const char* level = std::getenv("LOG_LEVEL"); level && *level) {
+    hawser::log::Level l;
+    if (!hawser::log::parseLevel(level, l)) {
+      std::cerr << "hawser: environment LOG_LEVEL: expected debug, info, warn or error, got \"" << level << "\"\n";
+      return kUsage;
+    }
+    hawser::log::setMinimumLevel(l);
   }
   std::string command = "proxy";
   if (!args.empty() && args[0].rfind("-", 0) != 0) {

@@ -29,7 +29,8 @@ std::optional<std::chrono::milliseconds> parseRetryAfter(std::string_view v) {
 }  // namespace
 
 asio::awaitable<PostOutcome> Retrier::post(const HttpTransport& transport, HttpPost& post, const RetryPolicy& policy,
-                                           asio::steady_timer& timer, const Clock::time_point& deadline) {
+                                           asio::steady_timer& timer, const Clock::time_point& deadline,
+                                           const std::function<void(const std::string&)>& on_retry) {
   const auto timeout = post.timeout;
   PostOutcome out;
   for (unsigned attempt = 1;; ++attempt) {
@@ -60,6 +61,7 @@ asio::awaitable<PostOutcome> Retrier::post(const HttpTransport& transport, HttpP
         out.error += "; no time left to retry before the drain deadline";
         co_return out;
       }
+      if (on_retry) on_retry(out.error);
       timer.expires_after(wait);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;

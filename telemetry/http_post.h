@@ -47,9 +47,11 @@ struct PostOutcome {
 // it) passes. Waits on `timer`; cancelling it cuts a backoff short.
 class Retrier {
  public:
+  // `on_retry` (optional) hears each failure that will be retried, e.g. to log the first of a streak.
   boost::asio::awaitable<PostOutcome> post(const HttpTransport& transport, HttpPost& post, const RetryPolicy& policy,
                                            boost::asio::steady_timer& timer,
-                                           const std::chrono::steady_clock::time_point& deadline);
+                                           const std::chrono::steady_clock::time_point& deadline,
+                                           const std::function<void(const std::string&)>& on_retry = {});
 
  private:
   uint64_t jitter_ = 0x9e3779b97f4a7c15ull;

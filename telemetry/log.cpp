@@ -1,5 +1,7 @@
 #include "telemetry/log.h"
 
+#include <atomic>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -73,7 +75,30 @@ void writeLine(std::string_view json) {
   std::fflush(stdout);
 }
 
+namespace {
+std::atomic<int> minimum_level{static_cast<int>(Level::info)};
+}
+
+void setMinimumLevel(Level level) {
+  minimum_level = static_cast<int>(level);
+}
+
+bool parseLevel(std::string_view name, Level& out) {
+  if (name == "debug")
+    out = Level::debug;
+  else if (name == "info")
+    out = Level::info;
+  else if (name == "warn" || name == "warning")
+    out = Level::warn;
+  else if (name == "error")
+    out = Level::error;
+  else
+    return false;
+  return true;
+}
+
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
+  if (static_cast<int>(level) < minimum_level.load(std::memory_order_relaxed)) return;
   std::string line = "{\"time\":\"" + nowRfc3339() + "\",\"level\":\"" + levelName(level) + "\",\"msg\":\"";
   appendEscaped(line, msg);
   line += '"';

@@ -24,6 +24,10 @@ struct Field {
 };
 
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields = {});
+// Lines below `level` are not written (LOG_LEVEL; default info).
+void setMinimumLevel(Level level);
+// "debug", "info", "warn" (or "warning"), "error"; false otherwise.
+bool parseLevel(std::string_view name, Level& out);
 inline void info(std::string_view msg, std::initializer_list<Field> f = {}) {
   write(Level::info, msg, f);
 }

@@ -16,6 +16,7 @@
 #include "dataplane/config/capture_config.h"
 #include "dataplane/config/config.h"
 #include "dataplane/config/field.h"
+#include "dataplane/config/speedscale_env.h"
 #include "dataplane/config/tracing_config.h"
 
 #include "policy/retry_policy.h"
@@ -634,7 +635,15 @@ Config loadFromEnvironmentOr(const std::string& path) {
   if (!path.empty()) return loadFile(path);
   if (const char* p = std::getenv("HAWSER_CONFIG"); p && *p) return loadFile(p);
   if (const char* y = std::getenv("HAWSER_CONFIG_YAML"); y && *y) return loadText(y, "HAWSER_CONFIG_YAML");
-  throw ConfigError("no configuration: pass --config FILE, or set HAWSER_CONFIG or HAWSER_CONFIG_YAML");
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+  if (auto yaml = speedscaleConfigYaml(env)) return loadText(*yaml, kSpeedscaleSource);
+  throw ConfigError(
+      "no configuration: pass --config FILE, or set HAWSER_CONFIG, HAWSER_CONFIG_YAML or the Speedscale-style "
+      "variables (REVERSE_PROXY_PORT, FORWARDER_ADDR, ...; docs/capture.md)");
 }
 
 std::string formatDuration(Duration d) {

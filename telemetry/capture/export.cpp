@@ -174,8 +174,11 @@ json::object toHar(const std::vector<json::object>& records) {
     auto req_headers = harHeaders(rq.at("headers"), &req_type);
     auto res_headers = harHeaders(rs.at("headers"), &res_type);
     std::string_view target = rq.at("target").as_string();
-    std::string url = std::string(rq.at("scheme").as_string()) + "://" + std::string(rq.at("authority").as_string()) +
-                      std::string(target);
+    // An absolute-form target (a forward proxy's request) is the URL already.
+    const bool absolute = target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0;
+    std::string url = absolute ? std::string(target)
+                               : std::string(rq.at("scheme").as_string()) + "://" +
+                                     std::string(rq.at("authority").as_string()) + std::string(target);
     const double ms = static_cast<double>(r.at("duration_us").to_number<int64_t>()) / 1000.0;
     json::object request{{"method", rq.at("method")},
                          {"url", url},

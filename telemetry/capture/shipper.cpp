@@ -170,7 +170,12 @@ asio::awaitable<void> CaptureShipper::ship(std::vector<CaptureRecord>& batch, si
     post.headers.emplace_back("Content-Encoding", "gzip");
   }
   const size_t wire = post.body.size();
-  auto outcome = co_await retrier_.post(transport_, post, s.retry, retry_timer_, deadline_);
+  auto outcome = co_await retrier_.post(transport_, post, s.retry, retry_timer_, deadline_, [&](const std::string& e) {
+    if (failing_) return;
+    failing_ = true;  // one line per streak; "recovered" ends it
+    log::warn("capture forwarder unreachable or refusing; retrying (new records queue up to queue_bytes, then drop)",
+              {{"url", s.url}, {"error", e}});
+  });
   if (outcome.ok) {
     count(counters_.sent, batch.size());
     count(counters_.bytes, wire);
@@ -179,9 +184,8 @@ asio::awaitable<void> CaptureShipper::ship(std::vector<CaptureRecord>& batch, si
     co_return;
   }
   count(counters_.failed, batch.size());
-  if (!failing_)
-    log::warn("capture shipping failed; records dropped",
-              {{"url", s.url}, {"error", outcome.error}, {"records", batch.size()}});
+  log::warn("capture shipping failed; records dropped",
+            {{"url", s.url}, {"error", outcome.error}, {"records", batch.size()}});
   failing_ = true;
 }
 

@@ -424,5 +424,57 @@ class CaptureConfigTest(unittest.TestCase):
         return path
 
 
+class SpeedscaleEnvironmentTest(unittest.TestCase):
+    """Acceptance 8: the variables of a goproxy task definition, no config file: a dual-mode
+    capturing sidecar (ingress on PROXY_IN_PORT to the app, forward proxy on PROXY_OUT_PORT),
+    shipping to FORWARDER_ADDR over mTLS with the certificates of TLS_CERT_DIR."""
+
+    def test_goproxy_variables_start_a_capturing_sidecar(self):
+        certs, ids = ENV["certs"], ENV["ids"]
+        d = tempfile.mkdtemp(prefix="hawser-goproxy-")
+        self.addCleanup(shutil.rmtree, d, True)
+        shutil.copyfile(ids["caller"][0], os.path.join(d, "tls.crt"))  # the seed task's secret layout
+        shutil.copyfile(ids["caller"][1], os.path.join(d, "tls.key"))
+        shutil.copyfile(certs.ca_pem(), os.path.join(d, "ca.crt"))
+        app_host, app_port = ENV["app"].address.rsplit(":", 1)
+        in_port, out_port, admin_port = hh.free_port(), hh.free_port(), hh.free_port()
+        env = {"REVERSE_PROXY_PORT": app_port, "REVERSE_PROXY_HOST": app_host, "PROXY_TYPE": "dual",
+               "PROXY_IN_PORT": str(in_port), "PROXY_OUT_PORT": str(out_port), "PROXY_PROTOCOL": "http",
+               "CAPTURE_MODE": "proxy", "FORWARDER_ADDR": ENV["main"].address, "TLS_OUT_UNWRAP": "false",
+               "TLS_CERT_DIR": d, "APP_LABEL": "goproxy-app", "APP_POD_NAME": "goproxy-app-7d9f",
+               "APP_POD_NAMESPACE": NS, "LOG_LEVEL": "info",
+               "HAWSER_ADMIN_ADDRESS": "127.0.0.1:%d" % admin_port, "HAWSER_LISTEN_HOST": "127.0.0.1"}
+        h = hh.Hawser(name="goproxy-env", env=env, no_config=True)
+        self.addCleanup(h.stop)
+        h.start()
+        self.assertEqual(h.admin, ("127.0.0.1", admin_port))
+        dump = h.admin_json("/config_dump")
+        self.assertEqual(dump["node"]["service"], "goproxy-app")
+        st, _, _ = hh.http_request(("127.0.0.1", in_port), "GET", "/env/in")
+        self.assertEqual(st, 200, "ingress (PROXY_IN_PORT) reaches the app")
+        st, _, _ = hh.http_request(("127.0.0.1", out_port), "GET", "http://%s/env/out" % ENV["app"].address)
+        self.assertEqual(st, 200, "the forward proxy (PROXY_OUT_PORT) reaches the destination")
+        def mine(rs):
+            return {r["request"]["target"]: r for r in rs if r["service"] == "goproxy-app"}
+
+        recs = mine(wait_records(ENV["main"], lambda rs: len(mine(rs)) >= 2, message="the goproxy-style records"))
+        self.assertEqual(recs["/env/in"]["direction"], "inbound")
+        # The forward proxy's request as the app sent it: absolute form.
+        self.assertEqual(recs["http://%s/env/out" % ENV["app"].address]["direction"], "outbound")
+
+    def test_malformed_variables_are_named(self):
+        for env, name in (({"REVERSE_PROXY_PORT": "eighty"}, "REVERSE_PROXY_PORT"),
+                          ({"PROXY_TYPE": "sideways", "REVERSE_PROXY_PORT": "80"}, "PROXY_TYPE"),
+                          ({"FORWARDER_ADDR": "f:8888"}, "REVERSE_PROXY_PORT"),
+                          ({"REVERSE_PROXY_PORT": "80", "TLS_OUT_UNWRAP": "true"}, "TLS_OUT_UNWRAP"),
+                          ({"REVERSE_PROXY_PORT": "80", "TLS_CERT_DIR": "/nonexistent"}, "TLS_CERT_DIR")):
+            clean = {k: v for k, v in os.environ.items() if k not in ("HAWSER_CONFIG", "HAWSER_CONFIG_YAML")}
+            clean.update(env)
+            p = subprocess.run([hh.hawser_bin(), "check-config"], env=clean, capture_output=True, text=True,
+                               timeout=20)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(name, p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -462,9 +462,10 @@ class Hawser:
     """One `hawser proxy` process."""
 
     def __init__(self, config=None, name="hawser", config_text=None, env=None,
-                 use_env_yaml=False, extra_args=(), preexec_fn=None, command="proxy"):
+                 use_env_yaml=False, extra_args=(), preexec_fn=None, command="proxy", no_config=False):
         self.name = name
         self.command = command  # proxy, or forwarder (tests/support/capture_support.py)
+        self.no_config = no_config  # configured by the environment alone (e.g. Speedscale-style variables)
         self.preexec_fn = preexec_fn  # runs in the child before exec (e.g. setrlimit)
         self.tmpdir = tempfile.mkdtemp(prefix="hawser-%s-" % name)
         self.config_path = os.path.join(self.tmpdir, "hawser.yaml")
@@ -501,7 +502,10 @@ class Hawser:
         env = dict(os.environ)
         env.update(self.env)
         args = [hawser_bin(), self.command]
-        if self.use_env_yaml:
+        if self.no_config:
+            for k in ("HAWSER_CONFIG", "HAWSER_CONFIG_YAML"):
+                env.pop(k, None)
+        elif self.use_env_yaml:
             env["HAWSER_CONFIG_YAML"] = self.config_text
         else:
             args += ["--config", self.config_path]
