@@ -262,7 +262,7 @@ backend mesh
 class Hawser:
     """One `hawser proxy` process: admin on port 0, listeners on port 0 (read from /listeners)."""
 
-    def __init__(self, reg, binary, dirname, name, config):
+    def __init__(self, reg, binary, dirname, name, config, command="proxy"):
         os.makedirs(dirname, exist_ok=True)
         self.config_path = os.path.join(dirname, "hawser.yaml")
         self.admin_file = os.path.join(dirname, "admin-address")
@@ -270,7 +270,7 @@ class Hawser:
             os.remove(self.admin_file)
         with open(self.config_path, "w") as f:
             json.dump(config, f, indent=1)  # JSON is YAML
-        self.proc = reg.start(name, [binary, "proxy", "--config", self.config_path,
+        self.proc = reg.start(name, [binary, command, "--config", self.config_path,
                                      "--admin-address-path", self.admin_file],
                               os.path.join(dirname, "hawser.log"))
         self.admin = None
@@ -309,8 +309,9 @@ class Hawser:
         raise BenchError("%s has no %s listener: %s" % (self.proc.name, kind, body[:300]))
 
 
-def hawser_base(name, workers, certs, metrics=True, tracing=None):
-    """tracing: a `telemetry.tracing.otlp` block, or None (no tracing key at all)."""
+def hawser_base(name, workers, certs, metrics=True, tracing=None, capture=None):
+    """tracing: a `telemetry.tracing.otlp` block, or None (no tracing key at all); capture: a
+    `capture` block, or None."""
     cfg = {
         "node": {"service": name, "namespace": certlib.TRUST_DOMAIN, "identity": certlib.spiffe(name)},
         "admin": {"address": "127.0.0.1:0"},
@@ -323,14 +324,17 @@ def hawser_base(name, workers, certs, metrics=True, tracing=None):
         cfg["telemetry"]["metrics"] = {"enabled": False}
     if tracing is not None:
         cfg["telemetry"]["tracing"] = {"otlp": dict(tracing)}
+    if capture is not None:
+        cfg["capture"] = dict(capture)
     return cfg
 
 
 class HawserPair(Pair):
     name = "hawser"
 
-    def __init__(self, binary, metrics=True, reuse=True, tracing=None):
+    def __init__(self, binary, metrics=True, reuse=True, tracing=None, capture=None):
         super().__init__()
+        self.capture = capture  # a `capture` block for both sidecars, or None
         self.binary = binary
         self.metrics = metrics  # False: telemetry.metrics.enabled: false on both sidecars
         # False (the handshake run): max_requests_per_connection: 1 on the client's service,
@@ -341,7 +345,7 @@ class HawserPair(Pair):
 
     def start(self, reg, workdir, certs, app, workers):
         d = os.path.join(workdir, "hawser-w%d" % workers)
-        server_cfg = hawser_base("server", workers, certs, self.metrics, self.tracing)
+        server_cfg = hawser_base("server", workers, certs, self.metrics, self.tracing, self.capture)
         server_cfg["inbound"] = [{
             "name": "app", "listen": "127.0.0.1:0", "app": addr(app.addr), "protocol": "http",
             "tls": {"mode": "strict"},
@@ -354,7 +358,7 @@ class HawserPair(Pair):
         inbound = server.listener("inbound")
         self.server_addr = inbound
 
-        client_cfg = hawser_base("client", workers, certs, self.metrics, self.tracing)
+        client_cfg = hawser_base("client", workers, certs, self.metrics, self.tracing, self.capture)
         client_cfg["outbound"] = {"services": [{
             "name": "server", "alias": "127.0.0.1:0", "protocol": "http",
             "discovery": {"static": [addr(inbound)]},

@@ -31,6 +31,8 @@ GOAL_HANDSHAKES_STRETCH = 1.5
 # down against tracing off at the latency run's rate.
 GOAL_TRACING_1PCT_COST = 0.03
 GOAL_TRACING_100PCT_COST = 0.10
+# Issue 15, acceptance 9: capture on keeps >= 0.85x of capture off's throughput.
+GOAL_CAPTURE_RATIO = 0.85
 GOAL_COLLECTOR_DOWN_P99 = 1.10
 
 
@@ -433,7 +435,7 @@ def handshake_goals(runs):
 
 
 def markdown(meta, summary, metrics_runs, scaling, errors, chart_name, idle_points=(), syscall_result=None,
-             handshake_runs=None, tracing_result=None):
+             handshake_runs=None, tracing_result=None, capture_result=None):
     lines = ["# hawser benchmark: %s" % meta["started"], ""]
     lines += ["Mesh hop: load generator → client sidecar (plaintext) → mutual TLS 1.3, client "
               "certificate verified and authorized → server sidecar → app (nginx, `return 200`, "
@@ -457,6 +459,8 @@ def markdown(meta, summary, metrics_runs, scaling, errors, chart_name, idle_poin
         lines += metrics_section(metrics_runs)
     if tracing_result:
         lines += tracing_section(tracing_result)
+    if capture_result:
+        lines += capture_section(capture_result)
     if scaling:
         lines += scaling_section(scaling)
     if idle_points:
@@ -465,10 +469,10 @@ def markdown(meta, summary, metrics_runs, scaling, errors, chart_name, idle_poin
         lines += syscalls_section(syscall_result, meta["rate"])
     if handshake_runs:
         lines += handshakes_section(handshake_runs)
-    g = goals(summary, metrics_cost(metrics_runs), scaling) + tracing_goals(tracing_result) + \
+    g = goals(summary, metrics_cost(metrics_runs), scaling) + tracing_goals(tracing_result) + capture_goals(capture_result) + \
         idle_goals(idle_points) + syscall_goals(syscall_result) + handshake_goals(handshake_runs)
     if g:
-        lines += ["## Goals (issues 5, 13 and 14)", "", "| goal | workers | measured | met |", "|---|---:|---|---|"]
+        lines += ["## Goals (issues 5, 13, 14 and 15)", "", "| goal | workers | measured | met |", "|---|---:|---|---|"]
         for goal, workers, measured, met in g:
             lines.append("| %s | %s | %s | %s |" % (goal, workers, measured,
                                                     {True: "yes", False: "**no**", None: "n/a"}[met]))
@@ -730,3 +734,68 @@ unset multiplot
 """ % (png_path, rps_plot, rate, p99_plot))
     rc, out = run_tool(["gnuplot", script], timeout=60, log_path=log_path)
     return rc == 0 and os.path.exists(png_path)
+
+
+# --------------------------------------------------------------------------------------
+# capture
+
+def capture_summary(result):
+    """Medians per mode, and the median of the repetitions' on/off ratios (paired by rep)."""
+    ok = [r for r in result["runs"] if not r.get("failed")]
+    by = {m: [r for r in ok if r["mode"] == m] for m in ("off", "on")}
+    out = {m: {"rps": median([r["rps"] for r in rs]) if rs else None,
+               "cpu_per_10k": median([r["cpu_per_10k"] for r in rs]) if rs else None, "runs": len(rs)}
+           for m, rs in by.items()}
+    ratios = []
+    for on in by["on"]:
+        off = [r for r in by["off"] if r["rep"] == on["rep"]]
+        if off:
+            ratios.append(on["rps"] / off[0]["rps"])
+    out["ratios"] = ratios
+    out["ratio"] = median(ratios) if ratios else None
+    lost = {"dropped": 0, "failed": 0}
+    sent = 0
+    for r in by["on"]:
+        for c in r.get("records", {}).values():
+            sent += c["sent"]
+            lost["dropped"] += c["dropped"]
+            lost["failed"] += c["failed"]
+    out["sent"], out["lost"] = sent, lost
+    return out
+
+
+def capture_section(result):
+    s = capture_summary(result)
+    lines = ["## Capture (issue 15)", "",
+             "The hawser pair (%d worker), wrk %d s, metrics on in both: `off` (no `capture` key) and `on` "
+             "(both sidecars tee every exchange to a real `hawser forwarder` on loopback, plain HTTP, a 64 MiB "
+             "queue, batches every 1 s), interleaved." % (result["workers"], result["duration"]), "",
+             "| capture | req/s (median) | CPU s per 10k requests (pair) | runs |", "|---|---|---|---|"]
+    for m in ("off", "on"):
+        t = s[m]
+        lines.append("| %s | %s | %s | %d |" % (m, "—" if t["rps"] is None else "%.0f" % t["rps"],
+                                              "—" if t["cpu_per_10k"] is None else "%.3f" % t["cpu_per_10k"], t["runs"]))
+    lines.append("")
+    if s["ratio"] is not None:
+        lines.append("Throughput capture on / off: %.2fx (the median of %d paired ratios: %s). Records sent and "
+                     "acknowledged: %d; dropped %d, failed %d; the forwarder stored %d." % (
+                         s["ratio"], len(s["ratios"]), ", ".join("%.2f" % r for r in s["ratios"]), s["sent"],
+                         s["lost"]["dropped"], s["lost"]["failed"], result.get("stored", 0)))
+        lines.append("")
+    return lines
+
+
+def capture_goals(result):
+    if not result:
+        return []
+    s = capture_summary(result)
+    text = "capture on keeps >= %.2fx of capture off's throughput" % GOAL_CAPTURE_RATIO
+    if s["ratio"] is None:
+        return [(text, result["workers"], "not measured", None)]
+    measured = "%.2fx (median of %d paired runs; %.0f vs %.0f req/s)" % (s["ratio"], len(s["ratios"]), s["on"]["rps"],
+                                                                      s["off"]["rps"])
+    met = s["ratio"] >= GOAL_CAPTURE_RATIO
+    if s["lost"]["dropped"] or s["lost"]["failed"]:
+        measured += "; %d records dropped, %d failed" % (s["lost"]["dropped"], s["lost"]["failed"])
+        met = False if not met else None
+    return [(text, result["workers"], measured, met)]
