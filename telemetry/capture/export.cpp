@@ -134,8 +134,11 @@ std::vector<json::object> readCaptured(const std::string& dir, const ExportFilte
     const auto ends = [&](std::string_view suffix) {
       return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
     };
+    // A live spool moves files while it is read (closed, archived): one that is gone was moved.
+    if (!fs::exists(p, ec)) continue;
     if (ends(".ndjson.gz") || ends(".ndjson")) {
       std::ifstream in(p, std::ios::binary);
+      if (!in) continue;
       std::stringstream ss;
       ss << in.rdbuf();
       std::string text = ss.str(), inflated, problem;
@@ -151,6 +154,7 @@ std::vector<json::object> readCaptured(const std::string& dir, const ExportFilte
     } else if (ends(".closed") || ends(".open")) {
       auto contents = readSegment(p.string());
       if (!contents.error.empty()) {
+        if (!fs::exists(p, ec)) continue;  // moved meanwhile
         error = contents.error;
         return {};
       }

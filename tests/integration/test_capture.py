@@ -162,9 +162,14 @@ class CaptureTest(unittest.TestCase):
         payload = lambda i: (b"%06d:" % i) * (i % 9 * 20)  # 0 .. 1120 bytes: some past max_body_bytes
         statuses = load(ENV["caller"], paths, body=payload)
         self.assertEqual(sorted(set(statuses.values())), [200], "every request must succeed")
-        recs = wait_records(ENV["main"], lambda rs: len(of_prefix(rs, "/n/")) >= 2 * n, timeout=120,
-                            message="20,000 records of /n/")
-        mine = of_prefix(recs, "/n/")
+        wait_records(ENV["main"], lambda rs: len(of_prefix(rs, "/n/")) >= 2 * n, timeout=120,
+                     message="20,000 records of /n/")
+        # Exactly once: read the archive alone once the spool is empty (a segment is in both for a
+        # moment, between its upload and its removal from the spool).
+        main = ENV["main"]
+        hh.wait_until(lambda: not any(f.endswith((".open", ".closed")) for f in os.listdir(main.spool)),
+                      timeout=60, message="every segment archived")
+        mine = of_prefix(stored_records(main.archive), "/n/")
         ids = [r["id"] for r in mine]
         self.assertEqual(len(ids), len(set(ids)), "record ids must be unique")
         by = {}
