@@ -54,7 +54,7 @@ std::optional<AdminResponse> Server::serveAdmin(std::string_view method, std::st
 }
 
 std::string Server::adminEndpoints() const {
-  return "/ready /server_info /metrics /config_dump /clusters /listeners POST /drain POST /reload";
+  return "/ready /server_info /metrics /config_dump /clusters /listeners /certs POST /drain POST /reload";
 }
 
 std::string_view Server::adminHost() const {

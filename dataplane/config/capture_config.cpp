@@ -39,7 +39,7 @@ std::optional<Capture> readCapture(const Field& f, const Node& node, bool node_h
     if (c.mutual_tls && !node_has_tls)
       t.child("mode").fail("mutual tls to the forwarder needs the top-level tls (this sidecar's certificate)");
   }
-  if (c.mutual_tls && c.sans.empty()) {
+  if (enabled && c.mutual_tls && c.sans.empty()) {
     if (node.ns.empty()) {
       f.child("tls").fail("mutual tls needs capture.tls.sans or node.namespace to know the forwarder's identity");
     }
@@ -68,9 +68,15 @@ std::optional<Capture> readCapture(const Field& f, const Node& node, bool node_h
     if (auto v = b.child("max_records"); v.present())
       c.max_batch_records = static_cast<uint32_t>(v.unsignedInt(1, 100000));
     if (auto v = b.child("max_bytes"); v.present()) c.max_batch_bytes = v.bytes(1024, 64ull << 20);
-    if (auto v = b.child("delay"); v.present()) c.batch_delay = v.duration();
+    if (auto v = b.child("delay"); v.present()) {
+      c.batch_delay = v.duration();
+      if (c.batch_delay.count() == 0) v.fail("must be greater than 0");
+    }
   }
-  if (auto v = f.child("timeout"); v.present()) c.timeout = v.duration();
+  if (auto v = f.child("timeout"); v.present()) {
+    c.timeout = v.duration();
+    if (c.timeout.count() == 0) v.fail("must be greater than 0");
+  }
   if (c.max_batch_bytes > c.queue_bytes)
     f.child("batch").child("max_bytes").fail("must not exceed capture.queue_bytes");
   if (!enabled) return std::nullopt;

@@ -4,6 +4,7 @@
 // max_body_bytes) and handed to the shipper at completion. Sensitive header
 // values are replaced here, before the record leaves the request path.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 
 #include "dataplane/http/observers.h"
@@ -84,6 +85,13 @@ class CaptureObserver final : public ExchangeObserver {
       r->direction = x.direction == Direction::inbound ? "inbound" : "outbound";
       r->service = !node_service_.empty() ? std::string(node_service_) : std::string(x.service);
       if (r->service.empty()) r->service = std::string(x.listener);
+      // A record's service names its archive folder: letters, digits, '.', '-', '_', starting with
+      // a letter or digit (a cluster's internal name, e.g. "inbound|app", is not one).
+      for (char& ch : r->service) {
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != '_') ch = '-';
+      }
+      if (r->service.empty() || !std::isalnum(static_cast<unsigned char>(r->service[0])))
+        r->service = "s-" + r->service;
       if (x.direction == Direction::outbound) r->remote_service = std::string(x.service);
       r->request_id = x.request_id;
       r->listener = std::string(x.listener);

@@ -407,6 +407,8 @@ class CaptureConfigTest(unittest.TestCase):
                    "capture.redact_headers[0]", "not a header name")
         self.check(dict(base, capture={"enabled": True, "forwarder": "f:8888", "sampel_ratio": 1}),
                    "capture.sampel_ratio", "unknown key")
+        self.check(dict(base, capture={"enabled": True, "forwarder": "f:8888", "batch": {"delay": "0s"}}),
+                   "capture.batch.delay", "greater than 0")
 
     def test_forwarder_keys(self):
         good = forwarder_config("/tmp/s", "/tmp/a")
