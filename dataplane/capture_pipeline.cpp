@@ -2,39 +2,27 @@
 
 #include <boost/asio/co_spawn.hpp>
 
+#include "dataplane/post_transport.h"
 #include "dataplane/tls/identity.h"
 #include "dataplane/tls_state.h"
-#include "discovery/cloudmap/http_client.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
-
-// GCC 12 misreads a coroutine frame's sized delete as mismatched.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace hawser {
 namespace asio = boost::asio;
 
 CapturePipeline::CapturePipeline(asio::any_io_executor executor, telemetry::MainMetrics& metrics, unsigned workers)
     : executor_(executor), metrics_(metrics) {
-  auto http = discovery::cloudmap::makeHttpTransport(executor);
-  telemetry::HttpTransport transport = [this, http](telemetry::HttpPost post) -> asio::awaitable<telemetry::HttpReply> {
-    discovery::cloudmap::HttpRequest rq;
-    rq.method = "POST";
-    rq.url = std::move(post.url);
-    for (auto& [k, v] : post.headers) rq.headers.emplace_back(std::move(k), std::move(v));
-    rq.body = std::move(post.body);
-    rq.timeout = post.timeout;
-    if (tls_) {
-      rq.tls = tls_->client;
-      rq.check_peer = [sans = sans_](SSL* ssl) -> std::string {
-        auto check = tls::checkPresentedIdentity(SSL_get0_peer_certificate(ssl), sans);
-        if (check.matched) return "";
-        return "unexpected identity " + (check.presented.empty() ? std::string("(none)") : check.presented);
-      };
-    }
-    auto r = co_await http(std::move(rq));
-    co_return telemetry::HttpReply{r.error, r.status, r.header("retry-after")};
-  };
+  auto transport =
+      postTransport(discovery::cloudmap::makeHttpTransport(executor), [this](discovery::cloudmap::HttpRequest& rq) {
+        if (!tls_) return;
+        rq.tls = tls_->client;
+        rq.check_peer = [sans = sans_](SSL* ssl) -> std::string {
+          auto check = tls::checkPresentedIdentity(SSL_get0_peer_certificate(ssl), sans);
+          if (check.matched) return "";
+          return "unexpected identity " + (check.presented.empty() ? std::string("(none)") : check.presented);
+        };
+      });
   auto& records = metrics.capture_records;
   shipper_ = std::make_unique<telemetry::CaptureShipper>(
       executor, std::move(transport),

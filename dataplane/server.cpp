@@ -16,6 +16,7 @@
 #include "dataplane/capture_pipeline.h"
 #include "dataplane/config/config_json.h"
 #include "dataplane/health_checker.h"
+#include "dataplane/post_transport.h"
 #include "discovery/cloudmap/cloudmap_source.h"
 #include "discovery/cloudmap/credentials_provider.h"
 #include "discovery/cloudmap/instance_registration.h"
@@ -49,17 +50,7 @@ Server::Server(config::Config cfg, ServerOptions options)
     : options_(std::move(options)),
       metrics_(cfg.workers),
       access_log_(cfg.access_log.path, &metrics_.main().access_log_dropped) {
-  auto http = discovery::cloudmap::makeHttpTransport(main_.get_executor());
-  telemetry::HttpTransport otlp = [http](telemetry::HttpPost post) -> asio::awaitable<telemetry::HttpReply> {
-    discovery::cloudmap::HttpRequest rq;
-    rq.method = "POST";
-    rq.url = std::move(post.url);
-    for (auto& [k, v] : post.headers) rq.headers.emplace_back(std::move(k), std::move(v));
-    rq.body = std::move(post.body);
-    rq.timeout = post.timeout;
-    auto r = co_await http(std::move(rq));
-    co_return telemetry::HttpReply{r.error, r.status, r.header("retry-after")};
-  };
+  auto otlp = postTransport(discovery::cloudmap::makeHttpTransport(main_.get_executor()));
   auto& spans = metrics_.main().trace_spans;
   tracer_ = std::make_unique<telemetry::TraceExporter>(
       main_.get_executor(), std::move(otlp),
