@@ -20,8 +20,10 @@
 
 #include "dataplane/accept_backoff.h"
 #include "dataplane/contained_spawn.h"
+#include "dataplane/forwarder/s3_client.h"
 #include "dataplane/tls/identity.h"
 #include "dataplane/tls_state.h"
+#include "discovery/cloudmap/credentials_provider.h"
 #include "telemetry/capture/batch.h"
 #include "telemetry/log.h"
 
@@ -203,12 +205,43 @@ Forwarder::Forwarder(ForwarderConfig cfg)
                                                 {"records_in_recovered_open_segments", spool_.recoveredRecords()},
                                                 {"torn_bytes_cut", spool_.truncatedBytes()}});
   }
-  sink_ = std::make_unique<telemetry::DirectorySink>(cfg_.archive_dir);
+  if (cfg_.s3) {
+    sink_ = makeS3Sink(*cfg_.s3);
+  } else {
+    sink_ = std::make_unique<telemetry::DirectorySink>(cfg_.archive_dir);
+  }
   archiver_ = std::make_unique<telemetry::Archiver>(spool_, *sink_, cfg_.prefix, ac);
 }
 
 Forwarder::~Forwarder() {
   archiver_->stop(std::chrono::steady_clock::now());
+  if (credentials_) credentials_->stop();
+}
+
+std::unique_ptr<telemetry::ArchiveSink> Forwarder::makeS3Sink(const S3Storage& s3) {
+  namespace cm = discovery::cloudmap;
+  const auto env = cm::processEnvironment();
+  S3Location where{s3.endpoint, s3.region, s3.bucket, s3.path_style};
+  if (where.region.empty()) where.region = defaultS3Region(env);
+  if (where.endpoint.empty()) where.endpoint = defaultS3Endpoint(env, where.region);
+  if (!s3Origin(where))
+    throw config::ConfigError(cfg_.source + ": storage.s3.endpoint: not http(s)://host[:port]: " + where.endpoint);
+  credentials_ = cm::makeDefaultCredentialsProvider(ctx_.get_executor(), env, cm::fileReader(), {},
+                                                    [](std::string_view msg, const std::string& detail) {
+                                                      log::warn(std::string(msg), {{"detail", detail}});
+                                                    });
+  if (!credentials_)
+    throw std::runtime_error(
+        "storage.s3 needs AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where ECS "
+        "container credentials are available (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI)");
+  credentials_->start();
+  log::info("forwarder: archive in S3", {{"bucket", where.bucket},
+                                         {"endpoint", where.endpoint},
+                                         {"region", where.region},
+                                         {"credentials", credentials_->describe()}});
+  S3Options options{s3.multipart_threshold, s3.part_size, s3.timeout};
+  return std::make_unique<S3Sink>(
+      std::make_unique<S3Client>(where, options, [c = credentials_] { return c->current(); }));
 }
 
 bool Forwarder::allowed(std::string_view identity) const {

@@ -32,6 +32,9 @@ class Gauge;
 namespace hawser {
 struct TlsState;
 }
+namespace hawser::discovery::cloudmap {
+class CredentialsProvider;
+}
 
 namespace hawser::forwarder {
 
@@ -65,6 +68,7 @@ class Forwarder final : public AdminSite {
   prometheus::Counter& refusedPeers() { return *refused_peers_; }
 
  private:
+  std::unique_ptr<telemetry::ArchiveSink> makeS3Sink(const S3Storage& s3);
   void rollTimer();
   void drain();
   std::string metricsText();
@@ -82,6 +86,7 @@ class Forwarder final : public AdminSite {
   prometheus::Gauge* segments_open_;
   prometheus::Gauge* segments_closed_;
   telemetry::Spool spool_;
+  std::shared_ptr<discovery::cloudmap::CredentialsProvider> credentials_;  // storage.s3
   std::unique_ptr<telemetry::ArchiveSink> sink_;
   std::unique_ptr<telemetry::Archiver> archiver_;
   std::shared_ptr<const TlsState> tls_;

@@ -15,6 +15,39 @@ std::string lower(std::string s) {
   return s;
 }
 
+// Bucket names as S3 allows them (3-63 of a-z 0-9 . -, starting and ending alphanumeric).
+bool validBucket(const std::string& b) {
+  if (b.size() < 3 || b.size() > 63) return false;
+  for (char ch : b)
+    if (!(std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '.' ||
+          ch == '-'))
+      return false;
+  return std::isalnum(static_cast<unsigned char>(b.front())) && std::isalnum(static_cast<unsigned char>(b.back()));
+}
+
+S3Storage readS3(const Field& f) {
+  S3Storage s;
+  f.expectMap({"bucket", "region", "endpoint", "path_style", "multipart_threshold", "part_size", "timeout"});
+  auto bucket = f.child("bucket").required();
+  s.bucket = bucket.nonEmptyString();
+  if (!validBucket(s.bucket)) bucket.fail("not a valid S3 bucket name (3-63 characters of a-z, 0-9, '.', '-')");
+  if (auto v = f.child("region"); v.present()) s.region = v.nonEmptyString();
+  if (auto v = f.child("endpoint"); v.present()) {
+    s.endpoint = v.nonEmptyString();
+    while (!s.endpoint.empty() && s.endpoint.back() == '/') s.endpoint.pop_back();
+    if (s.endpoint.rfind("http://", 0) != 0 && s.endpoint.rfind("https://", 0) != 0)
+      v.fail("expected http://host[:port] or https://host[:port]");
+  }
+  if (auto v = f.child("path_style"); v.present()) s.path_style = v.boolean();
+  if (auto v = f.child("part_size"); v.present()) s.part_size = v.bytes(5ull << 20, 5ull << 30);
+  if (auto v = f.child("multipart_threshold"); v.present()) s.multipart_threshold = v.bytes(5ull << 20, 5ull << 30);
+  if (auto v = f.child("timeout"); v.present()) {
+    s.timeout = v.duration();
+    if (s.timeout.count() <= 0) v.fail("must be greater than 0");
+  }
+  return s;
+}
+
 ForwarderConfig parse(const YAML::Node& root, const std::string& source) {
   ForwarderConfig c;
   c.source = source;
@@ -32,7 +65,7 @@ ForwarderConfig parse(const YAML::Node& root, const std::string& source) {
     if (!c.tls) f.fail("authorization needs tls (identities are proven by client certificates)");
   }
   auto st = top.child("storage").required();
-  st.expectMap({"spool", "max_spool_bytes", "segment", "directory", "prefix"});
+  st.expectMap({"spool", "max_spool_bytes", "segment", "directory", "s3", "prefix"});
   c.spool = st.child("spool").required().nonEmptyString();
   if (auto v = st.child("max_spool_bytes"); v.present()) c.max_spool_bytes = v.bytes(1 << 20, UINT64_MAX);
   if (auto seg = st.child("segment"); seg.present()) {
@@ -44,8 +77,14 @@ ForwarderConfig parse(const YAML::Node& root, const std::string& source) {
     }
   }
   auto dir = st.child("directory");
-  c.archive_dir = dir.required().nonEmptyString();
-  if (c.archive_dir == c.spool) dir.fail("must not be the spool directory");
+  auto s3 = st.child("s3");
+  if (dir.present() == s3.present()) st.fail("exactly one of directory, s3 is required");
+  if (dir.present()) {
+    c.archive_dir = dir.nonEmptyString();
+    if (c.archive_dir == c.spool) dir.fail("must not be the spool directory");
+  } else {
+    c.s3 = readS3(s3);
+  }
   if (auto v = st.child("prefix"); v.present()) {
     c.prefix = v.string();
     while (!c.prefix.empty() && c.prefix.back() == '/') c.prefix.pop_back();

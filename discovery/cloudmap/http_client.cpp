@@ -40,8 +40,6 @@ std::string HttpResponse::header(std::string_view name) const {
 
 namespace {
 
-constexpr std::uint64_t kResponseBodyLimit = 8 * 1024 * 1024;
-
 template <class Stream>
 asio::awaitable<HttpResponse> exchange(Stream& stream, beast::tcp_stream& lowest, const HttpRequest& request,
                                        const std::string& target, const std::string& host_header) {
@@ -67,7 +65,7 @@ asio::awaitable<HttpResponse> exchange(Stream& stream, beast::tcp_stream& lowest
   }
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(kResponseBodyLimit);
+  parser.body_limit(request.max_response_bytes);
   auto [rec, rn] = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
   if (rec) {
     out.error = "read: " + rec.message();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -23,6 +24,8 @@ struct HttpRequest {
   aws::HeaderList headers;  // Host is added when absent
   std::string body;
   std::chrono::milliseconds timeout{5000};
+  // A longer response body is a transport error ("read: body limit exceeded").
+  std::uint64_t max_response_bytes = 8 * 1024 * 1024;
   // https with a context of the caller's (e.g. mutual TLS with this task's
   // certificate) instead of the system CAs and host-name verification;
   // `check_peer` then decides on the verified peer (its problem, "" if
