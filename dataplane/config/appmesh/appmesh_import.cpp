@@ -216,6 +216,7 @@ class Importer {
     YAML::Node services(YAML::NodeType::Sequence);
     auto backends = spec["backends"];
     auto defaults = spec["backendDefaults"]["clientPolicy"];
+    if (backends.size() == 0) backends.consume();  // an empty list says nothing
     bool defaults_used = false;
     for (size_t i = 0; i < backends.size(); ++i) {
       auto b = backends.item(i);
@@ -240,9 +241,10 @@ class Importer {
     if (tls_used_) cfg["tls"] = tlsBlock(node);
     if (cloudmap_used_) cfg["discovery"]["cloudmap"]["region"] = region_.empty() ? options_.default_region : region_;
     if (inbound.size() > 0) cfg["inbound"] = inbound;
+    auto egress = passthrough();
     if (services.size() > 0) {
       cfg["outbound"]["http_proxy"] = kHttpProxy;
-      if (auto p = passthrough()) cfg["outbound"]["passthrough"] = *p;
+      if (egress) cfg["outbound"]["passthrough"] = *egress;
       cfg["outbound"]["services"] = services;
     }
     cfg["telemetry"]["access_log"]["path"] = accessLog(spec["logging"]);
