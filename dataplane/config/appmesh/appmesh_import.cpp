@@ -326,7 +326,7 @@ class Importer {
     for (auto& f : files) {
       if (f.slot->value.empty()) {
         std::string placeholder = std::string("/etc/hawser/tls/") + f.key + ".pem";
-        ledger_.report(node.root.source(), node.root.path() + ".spec",
+        ledger_.remark(node.root.source(), node.root.path() + ".spec",
                        std::string("hawser's mutual TLS needs tls.") + f.key + " (a " + f.what +
                            " file) and the App Mesh input names none (ACM, SDS or no such field): set to the "
                            "placeholder " +

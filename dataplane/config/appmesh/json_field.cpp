@@ -8,6 +8,14 @@ namespace json = boost::json;
 
 void Ledger::report(const std::string& source, const std::string& path, std::string message, bool note) {
   consumed_.insert(path);
+  add(source, path, std::move(message), note);
+}
+
+void Ledger::remark(const std::string& source, const std::string& path, std::string message) {
+  add(source, path, std::move(message), false);
+}
+
+void Ledger::add(const std::string& source, const std::string& path, std::string message, bool note) {
   // A field read for two backends (backendDefaults, a shared target node) is reported once.
   for (const auto& f : findings_) {
     if (f.source == source && f.path == path && f.message == message) return;

@@ -33,6 +33,8 @@ class Ledger {
   // `path` and everything below it are dealt with (mapped, reported or deliberately left out).
   void consume(const std::string& path) { consumed_.insert(path); }
   void report(const std::string& source, const std::string& path, std::string message, bool note = false);
+  // A finding about the whole of `path` (e.g. what it lacks) that leaves its fields to be reported on their own.
+  void remark(const std::string& source, const std::string& path, std::string message);
   // An input error; only the first one is kept (it stops the import).
   void fail(const std::string& source, const std::string& path, std::string message);
 
@@ -42,6 +44,8 @@ class Ledger {
   size_t unmappedCount() const;
 
  private:
+  void add(const std::string& source, const std::string& path, std::string message, bool note);
+
   std::set<std::string> consumed_;
   std::vector<Finding> findings_;
   std::optional<InputError> error_;
