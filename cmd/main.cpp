@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/config/appmesh/import_command.h"
 #include "dataplane/config/config.h"
 #include "dataplane/forwarder/capture_command.h"
 #include "dataplane/forwarder/forwarder.h"
@@ -30,6 +31,7 @@ const char* kUsageText =
     "  forwarder     run the cluster's capture forwarder\n"
     "  capture       export captured traffic (capture export --from DIR --format har|ndjson)\n"
     "  registry      run a local Cloud Map-compatible registry (development tool)\n"
+    "  import        write a configuration from App Mesh descriptions (import appmesh --virtual-node NAME FILE...)\n"
     "\n"
     "Run 'hawser <command> --help' for the options of a command.\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.\n";
@@ -141,6 +143,7 @@ int main(int argc, char** argv) {
   if (command == "capture") return hawser::forwarder::captureMain(args);
   if (command == "forwarder") return hawser::forwarder::forwarderMain(args);
   if (command == "registry") return hawser::discovery::registry::registryMain(args);
+  if (command == "import") return hawser::config::appmesh::importMain(args, std::cout, std::cerr);
   std::cerr << "hawser: unknown command '" << command << "'\n\n" << kUsageText;
   return kUsage;
 }
