@@ -12,6 +12,7 @@
 #include "dataplane/forwarder/forwarder.h"
 #include "dataplane/server.h"
 #include "dataplane/tls/certs_command.h"
+#include "dataplane/transparent/iptables_command.h"
 #include "discovery/registry/registry_server.h"
 #include "telemetry/log.h"
 
@@ -32,6 +33,7 @@ const char* kUsageText =
     "  capture       export captured traffic (capture export --from DIR --format har|ndjson)\n"
     "  registry      run a local Cloud Map-compatible registry (development tool)\n"
     "  import        write a configuration from App Mesh descriptions (import appmesh --virtual-node NAME FILE...)\n"
+    "  iptables      install or remove the transparent-mode nat rules (an init container's job)\n"
     "\n"
     "Run 'hawser <command> --help' for the options of a command.\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.\n";
@@ -144,6 +146,7 @@ int main(int argc, char** argv) {
   if (command == "forwarder") return hawser::forwarder::forwarderMain(args);
   if (command == "registry") return hawser::discovery::registry::registryMain(args);
   if (command == "import") return hawser::config::appmesh::importMain(args, std::cout, std::cerr);
+  if (command == "iptables") return hawser::transparent::iptablesMain(args, std::cout, std::cerr);
   std::cerr << "hawser: unknown command '" << command << "'\n\n" << kUsageText;
   return kUsage;
 }

@@ -90,6 +90,11 @@ class Cluster {
   // Worker thread: install a set posted from the main thread.
   void install(unsigned worker, std::shared_ptr<const discovery::EndpointSet> set);
 
+  // Worker thread: the set installed for `worker` (transparent egress matches
+  // original destinations against it).
+  const std::shared_ptr<const discovery::EndpointSet>& endpoints(unsigned worker) const {
+    return slots_[worker].endpoints;
+  }
   // Main thread: the newest set (what workers will have once posts land).
   std::shared_ptr<const discovery::EndpointSet> latest() const;
   void setLatest(std::shared_ptr<const discovery::EndpointSet> set);

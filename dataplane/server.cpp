@@ -258,7 +258,8 @@ void Server::startRegistration() {
   const auto& node = cfg.node;
   if (!node.register_instance || !cfg.cloudmap || cfg.inbound.empty()) return;
   const auto& in = cfg.inbound.front();
-  uint16_t port = in.listen.port;
+  // A transparent entry is reached at the task's address on the app port (iptables redirects it).
+  uint16_t port = in.transparent ? in.app.port : in.listen.port;
   for (const auto& l : snapshot_->listeners) {
     if (l.kind != ListenerSpec::Kind::inbound || l.name != in.name) continue;
     if (auto b = bound_.find(l.key()); b != bound_.end()) port = b->second.endpoint.port();

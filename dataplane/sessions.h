@@ -18,6 +18,9 @@ class Worker;
 boost::asio::awaitable<void> serveHttp(Worker& w, boost::asio::ip::tcp::socket s, std::string listener_key);
 // Byte proxying for `protocol: tcp` listeners.
 boost::asio::awaitable<void> serveTcp(Worker& w, boost::asio::ip::tcp::socket s, std::string listener_key);
+// Transparent listeners: routes a connection iptables redirected by its
+// original destination (dataplane/transparent/transparent_session.cpp).
+boost::asio::awaitable<void> serveTransparent(Worker& w, boost::asio::ip::tcp::socket s, std::string listener_key);
 
 // Copies bytes both ways until both directions end or nothing moves in
 // either direction for `idle`. Bytes already buffered from one side go first.

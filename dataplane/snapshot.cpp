@@ -1,5 +1,6 @@
 #include "dataplane/snapshot.h"
 
+#include "dataplane/transparent/transparent_routes.h"
 #include "discovery/file_source.h"
 #include "telemetry/metrics.h"
 
@@ -111,12 +112,17 @@ const char* name(ListenerSpec::Kind k) {
   switch (k) {
     case ListenerSpec::Kind::outbound: return "outbound";
     case ListenerSpec::Kind::http_proxy: return "http_proxy";
+    case ListenerSpec::Kind::transparent_inbound: return "transparent_inbound";
+    case ListenerSpec::Kind::transparent_outbound: return "transparent_outbound";
     default: return "inbound";
   }
 }
 
 const ListenerSpec* Snapshot::findListener(const std::string& key) const {
   for (const auto& l : listeners) {
+    if (l.key() == key) return &l;
+  }
+  for (const auto& l : routed) {
     if (l.key() == key) return &l;
   }
   return nullptr;
@@ -133,6 +139,8 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
   snap->config = cfg;
   const unsigned workers = cfg->workers;
   const std::string local_service = cfg->node.service.empty() ? "local" : cfg->node.service;
+  auto routes = std::make_shared<transparent::TransparentRoutes>();
+  std::optional<config::Address> ingress;  // the transparent ingress listener's address, when one is configured
 
   for (const auto& in : cfg->inbound) {
     auto cluster = makeCluster("inbound|" + in.name, in.timeouts, config::LoadBalancer::round_robin, in.protocol,
@@ -156,8 +164,18 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
         limiter = std::make_shared<RateLimiter>(*in.rate_limit);
       }
     }
-    snap->listeners.push_back({in.name, ListenerSpec::Kind::inbound, in.listen, in.protocol, cluster, in.timeouts,
-                               in.tls_mode, in.allow, limiter});
+    ListenerSpec spec{in.name,     ListenerSpec::Kind::inbound,
+                      in.listen,   in.protocol,
+                      cluster,     in.timeouts,
+                      in.tls_mode, in.allow,
+                      limiter,     nullptr};
+    if (in.transparent) {
+      ingress = in.listen;
+      routes->ingress.emplace_back(in.app.port, spec.key());
+      snap->routed.push_back(std::move(spec));
+    } else {
+      snap->listeners.push_back(std::move(spec));
+    }
   }
 
   for (const auto& svc : cfg->outbound.services) {
@@ -222,7 +240,16 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
                                  svc.timeouts,
                                  config::InboundTlsMode::disabled,
                                  {},
+                                 nullptr,
                                  nullptr});
+    }
+    if (const auto& t = cfg->outbound.transparent) {
+      ListenerSpec spec{svc.name,     ListenerSpec::Kind::outbound,     t->listen, svc.protocol, cluster,
+                        svc.timeouts, config::InboundTlsMode::disabled, {},        nullptr,      nullptr};
+      routes->table.add(svc, routes->service_keys.size());
+      routes->service_keys.push_back(spec.key());
+      routes->service_clusters.push_back(cluster);
+      snap->routed.push_back(std::move(spec));
     }
   }
 
@@ -237,8 +264,30 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
                                config::Timeouts{},
                                config::InboundTlsMode::disabled,
                                {},
+                               nullptr,
                                nullptr});
   }
+  // Both transparent listeners share one table: each reads only its half.
+  auto transparentListener = [&](const char* name, ListenerSpec::Kind kind, const config::Address& at) {
+    if (at.port) routes->own_ports.push_back(at.port);
+    snap->listeners.push_back({name,
+                               kind,
+                               at,
+                               config::Protocol::tcp,
+                               nullptr,
+                               config::Timeouts{},
+                               config::InboundTlsMode::disabled,
+                               {},
+                               nullptr,
+                               routes});
+  };
+  if (const auto& t = cfg->outbound.transparent) {
+    routes->filter = t->egress_filter;
+    routes->protocol_detection_timeout = t->protocol_detection_timeout;
+    routes->passthrough_timeouts = t->timeouts;
+    transparentListener("transparent_outbound", ListenerSpec::Kind::transparent_outbound, t->listen);
+  }
+  if (ingress) transparentListener("transparent_inbound", ListenerSpec::Kind::transparent_inbound, *ingress);
   return snap;
 }
 

@@ -16,10 +16,14 @@ class Metrics;
 struct RequestStats;
 }  // namespace hawser::telemetry
 
+namespace hawser::transparent {
+struct TransparentRoutes;
+}
+
 namespace hawser {
 
 struct ListenerSpec {
-  enum class Kind { inbound, outbound, http_proxy };
+  enum class Kind { inbound, outbound, http_proxy, transparent_inbound, transparent_outbound };
   std::string name;
   Kind kind = Kind::inbound;
   config::Address address;  // as configured (port may be 0)
@@ -29,6 +33,7 @@ struct ListenerSpec {
   config::InboundTlsMode tls_mode = config::InboundTlsMode::disabled;  // inbound only
   std::vector<std::string> allow;                                      // inbound authorization.allow
   std::shared_ptr<RateLimiter> rate_limiter;                           // inbound rate_limit
+  std::shared_ptr<const transparent::TransparentRoutes> transparent;   // transparent_* kinds only
   // What identifies "the same listener" across reloads.
   std::string key() const;
 };
@@ -38,6 +43,9 @@ const char* name(ListenerSpec::Kind k);
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
   std::vector<ListenerSpec> listeners;
+  // Reached only through a transparent listener, never bound: transparent
+  // inbound entries, and one outbound spec per service for transparent egress.
+  std::vector<ListenerSpec> routed;
   std::unordered_map<std::string, std::shared_ptr<Cluster>> services;  // outbound, by name
   std::vector<std::shared_ptr<Cluster>> clusters;                      // every cluster, for /clusters
   std::shared_ptr<Cluster> passthrough;                                // http_proxy destinations that are not services

@@ -25,7 +25,9 @@ void Worker::spawnSession(const std::string& key, tcp::socket socket) {
   socket.set_option(tcp::no_delay(true), ignored);
   metrics_.downstream_accepted.Increment();
   auto& errors = metrics_.serving_errors.internal_errors;
-  if (spec->protocol == config::Protocol::tcp) {
+  if (spec->transparent) {
+    spawnContained(ctx_, serveTransparent(*this, std::move(socket), key), key, errors);
+  } else if (spec->protocol == config::Protocol::tcp) {
     spawnContained(ctx_, serveTcp(*this, std::move(socket), key), key, errors);
   } else {
     spawnContained(ctx_, serveHttp(*this, std::move(socket), key), key, errors);

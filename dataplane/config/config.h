@@ -160,6 +160,10 @@ struct Inbound {
   Address app;
   Protocol protocol = Protocol::http;
   Timeouts timeouts;
+  // Served on the transparent ingress listener (`listen`, shared by every such
+  // entry) for connections iptables redirected there whose original
+  // destination port is `app.port` (docs/transparent.md).
+  bool transparent = false;
 };
 
 // Shared settings of every Cloud Map source (top-level `discovery.cloudmap`).
@@ -217,12 +221,32 @@ struct Service {
   uint32_t zone_spill_percent = 70;          // below this share of usable local endpoints, use every zone
   uint32_t panic_threshold_percent = 50;     // below this share of usable endpoints, use all of them
   uint32_t max_requests_per_connection = 0;  // an upstream connection closes after this many; 0: no limit
+  // Transparent egress: connections to these addresses (port 0: any port) or,
+  // failing every address match, to any address on these ports go to this service.
+  std::vector<Address> virtual_ips;
+  std::vector<uint16_t> destination_ports;
+};
+
+// App Mesh's egressFilter: what the transparent egress listener does with a
+// connection no service claims.
+enum class EgressFilter { allow_all, drop_all };
+
+// `outbound.transparent`: the egress listener for connections iptables
+// redirected (ProxyEgressPort).
+struct TransparentOutbound {
+  Address listen{"127.0.0.1", 15001};
+  EgressFilter egress_filter = EgressFilter::allow_all;
+  // How long to wait for the client's first bytes to tell HTTP from other
+  // protocols; a client that says nothing first (server-first protocols) is proxied as TCP.
+  Duration protocol_detection_timeout{100};
+  Timeouts timeouts;  // connect and idle of passthrough connections
 };
 
 struct Outbound {
   std::optional<Address> http_proxy;
   bool passthrough = true;  // http_proxy: unknown hosts go to their own address
   std::vector<Service> services;
+  std::optional<TransparentOutbound> transparent;
 };
 
 struct AccessLog {
@@ -299,5 +323,6 @@ const char* name(Protocol p);
 const char* name(LoadBalancer lb);
 const char* name(InboundTlsMode m);
 const char* name(OutboundTlsMode m);
+const char* name(EgressFilter f);
 
 }  // namespace hawser::config

@@ -105,7 +105,8 @@ boost::json::value toJson(const Config& c) {
                                           {"protocol", name(in.protocol)},
                                           {"tls", {{"mode", name(in.tls_mode)}}},
                                           {"authorization", {{"allow", boost::json::value_from(in.allow)}}},
-                                          {"timeouts", timeouts(in.timeouts)}});
+                                          {"timeouts", timeouts(in.timeouts)},
+                                          {"transparent", in.transparent}});
   }
   root["inbound"] = std::move(inbound);
   boost::json::array services;
@@ -123,6 +124,12 @@ boost::json::value toJson(const Config& c) {
     o["zone_spill_percent"] = s.zone_spill_percent;
     o["max_requests_per_connection"] = s.max_requests_per_connection;
     o["panic_threshold_percent"] = s.panic_threshold_percent;
+    if (!s.virtual_ips.empty()) {
+      boost::json::array vips;
+      for (const auto& a : s.virtual_ips) vips.emplace_back(a.port ? a.str() : a.host);
+      o["virtual_ips"] = std::move(vips);
+    }
+    if (!s.destination_ports.empty()) o["destination_ports"] = boost::json::value_from(s.destination_ports);
     if (s.health_check) {
       const auto& h = *s.health_check;
       o["health_check"] = {{"path", h.path},
@@ -176,6 +183,13 @@ boost::json::value toJson(const Config& c) {
   }
   boost::json::object outbound{{"passthrough", c.outbound.passthrough}, {"services", std::move(services)}};
   if (c.outbound.http_proxy) outbound["http_proxy"] = c.outbound.http_proxy->str();
+  if (const auto& t = c.outbound.transparent) {
+    outbound["transparent"] = {
+        {"listen", t->listen.str()},
+        {"egress_filter", name(t->egress_filter)},
+        {"protocol_detection_timeout", formatDuration(t->protocol_detection_timeout)},
+        {"timeouts", {{"connect", formatDuration(t->timeouts.connect)}, {"idle", formatDuration(t->timeouts.idle)}}}};
+  }
   root["outbound"] = std::move(outbound);
   root["telemetry"] = {{"metrics", {{"path", c.metrics_path}, {"enabled", c.metrics_enabled}}},
                        {"access_log", {{"path", c.access_log.path}}}};

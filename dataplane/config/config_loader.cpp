@@ -18,6 +18,7 @@
 #include "dataplane/config/field.h"
 #include "dataplane/config/speedscale_env.h"
 #include "dataplane/config/tracing_config.h"
+#include "dataplane/config/transparent_config.h"
 
 #include "policy/retry_policy.h"
 
@@ -417,8 +418,10 @@ Config parse(const YAML::Node& root, const std::string& source) {
     size_t n = f.expectList();
     for (size_t i = 0; i < n; ++i) {
       auto e = f.item(i);
-      e.expectMap({"name", "listen", "app", "protocol", "timeouts", "tls", "authorization", "rate_limit"});
+      e.expectMap(
+          {"name", "listen", "app", "protocol", "timeouts", "tls", "authorization", "rate_limit", "transparent"});
       Inbound in;
+      if (auto t = e.child("transparent"); t.present()) in.transparent = t.boolean();
       if (auto rl = e.child("rate_limit"); rl.present()) in.rate_limit = readRateLimit(rl, true);
       if (auto t = e.child("tls"); t.present()) {
         t.expectMap({"mode"});
@@ -449,7 +452,10 @@ Config parse(const YAML::Node& root, const std::string& source) {
       if (!names.insert("inbound/" + in.name).second)
         e.child("name").fail("duplicate inbound name \"" + in.name + "\"");
       in.listen = e.child("listen").required().address();
-      listeners.emplace_back(in.listen, e.child("listen"));
+      // Transparent entries share one ingress listener (checkTransparent).
+      if (!in.transparent || std::none_of(c.inbound.begin(), c.inbound.end(), [](auto& o) { return o.transparent; })) {
+        listeners.emplace_back(in.listen, e.child("listen"));
+      }
       in.app = e.child("app").required().address();
       if (in.app.port == 0) e.child("app").fail("app port must not be 0");
       in.protocol = readProtocol(e.child("protocol"));
@@ -461,10 +467,14 @@ Config parse(const YAML::Node& root, const std::string& source) {
     }
   }
   if (auto f = top.child("outbound"); f.present()) {
-    f.expectMap({"http_proxy", "passthrough", "services"});
+    f.expectMap({"http_proxy", "passthrough", "services", "transparent"});
     if (auto p = f.child("http_proxy"); p.present()) {
       c.outbound.http_proxy = p.address();
       listeners.emplace_back(*c.outbound.http_proxy, p);
+    }
+    if (auto t = f.child("transparent"); t.present()) {
+      c.outbound.transparent = readTransparentOutbound(t);
+      listeners.emplace_back(c.outbound.transparent->listen, t.child("listen").present() ? t.child("listen") : t);
     }
     if (auto p = f.child("passthrough"); p.present()) c.outbound.passthrough = p.boolean();
     if (auto s = f.child("services"); s.present()) {
@@ -473,8 +483,10 @@ Config parse(const YAML::Node& root, const std::string& source) {
         auto e = s.item(i);
         e.expectMap({"name", "alias", "protocol", "discovery", "timeouts", "load_balancer", "tls", "retry",
                      "circuit_breaker", "outlier_detection", "health_check", "rate_limit", "routes", "zone_aware",
-                     "zone_spill_percent", "panic_threshold_percent", "max_requests_per_connection"});
+                     "zone_spill_percent", "panic_threshold_percent", "max_requests_per_connection", "virtual_ips",
+                     "destination_ports"});
         Service svc;
+        readTransparentMatch(e, svc);
         if (auto v = e.child("max_requests_per_connection"); v.present()) {
           svc.max_requests_per_connection = static_cast<uint32_t>(v.unsignedInt(0, 1u << 30));
         }
@@ -599,6 +611,7 @@ Config parse(const YAML::Node& root, const std::string& source) {
       node_field->child("app_health").fail("the app health check is HTTP; the first inbound listener is tcp");
     }
   }
+  checkTransparent(c, top.child("inbound"), top.child("outbound").child("services"), top.child("outbound"));
   checkUniqueListen(listeners);
   return c;
 }
@@ -658,6 +671,9 @@ const char* name(InboundTlsMode m) {
 }
 const char* name(OutboundTlsMode m) {
   return m == OutboundTlsMode::mutual ? "mutual" : "disabled";
+}
+const char* name(EgressFilter f) {
+  return f == EgressFilter::drop_all ? "drop_all" : "allow_all";
 }
 
 const char* name(Protocol p) {

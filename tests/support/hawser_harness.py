@@ -462,8 +462,13 @@ class Hawser:
     """One `hawser proxy` process."""
 
     def __init__(self, config=None, name="hawser", config_text=None, env=None,
-                 use_env_yaml=False, extra_args=(), preexec_fn=None, command="proxy", no_config=False):
+                 use_env_yaml=False, extra_args=(), preexec_fn=None, command="proxy", no_config=False,
+                 prefix_cmd=(), netns=None):
         self.name = name
+        # Runs hawser as prefix_cmd + [hawser, ...], e.g. `ip netns exec NS setpriv --reuid=1337 --`;
+        # with `netns`, admin requests are made from inside that network namespace (tests/support/netns.py).
+        self.prefix_cmd = list(prefix_cmd)
+        self.netns = netns
         self.command = command  # proxy, or forwarder (tests/support/capture_support.py)
         self.no_config = no_config  # configured by the environment alone (e.g. Speedscale-style variables)
         self.preexec_fn = preexec_fn  # runs in the child before exec (e.g. setrlimit)
@@ -501,7 +506,7 @@ class Hawser:
     def start(self, wait_ready=True, timeout=20):
         env = dict(os.environ)
         env.update(self.env)
-        args = [hawser_bin(), self.command]
+        args = self.prefix_cmd + [hawser_bin(), self.command]
         if self.no_config:
             for k in ("HAWSER_CONFIG", "HAWSER_CONFIG_YAML"):
                 env.pop(k, None)
@@ -618,6 +623,10 @@ class Hawser:
     def admin_request(self, method, path, body=None, timeout=5):
         # The admin server refuses a POST without X-Hawser-Admin (docs/admin.md#who-may-call-it).
         headers = {ADMIN_POST_HEADER: "1"} if method == "POST" else None
+        if self.netns:
+            import netns
+            return netns.with_netns(self.netns, http_request, self.admin, method, path, headers=headers, body=body,
+                                    timeout=timeout)
         return http_request(self.admin, method, path, headers=headers, body=body, timeout=timeout)
 
     def admin_get(self, path, timeout=5):
