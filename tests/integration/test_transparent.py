@@ -1,8 +1,8 @@
 """Transparent interception in network namespaces this test owns (issue 17, acceptance 1).
 
-Two namespaces stand for two ECS tasks: "app" (10.242.17.1) and "peer"
-(10.242.17.2 and 10.242.17.3), joined by a veth pair created inside them; the
-host's own network is never touched. In each, `hawser iptables` installs the
+Two namespaces stand for two ECS tasks: "app" (10.242.17.1, fd00:242:17::1) and
+"peer" (10.242.17.2, 10.242.17.3, fd00:242:17::2), joined by a veth pair created
+inside them; the host's own network is never touched. In each, `hawser iptables` installs the
 rules the ECS agent writes for a proxyConfiguration of type APPMESH
 (IgnoredUID 1337, ProxyIngressPort 15000, ProxyEgressPort 15001, AppPorts,
 EgressIgnoredIPs, EgressIgnoredPorts), and a sidecar runs as uid 1337 with a
@@ -17,11 +17,10 @@ with the reason otherwise."""
 
 import json
 import os
+import shutil
 import socket
-import subprocess
 import tempfile
 import threading
-import time
 import unittest
 
 import hawser_harness as hh
@@ -29,6 +28,8 @@ import netns
 from fake_upstream import FakeUpstream
 
 APP_IP, PEER_IP, IGNORED_IP = "10.242.17.1", "10.242.17.2", "10.242.17.3"
+APP_IP6, PEER_IP6 = "fd00:242:17::1", "fd00:242:17::2"
+PEER_VIP = "10.100.0.10"                 # a virtual IP of the peer service (what a DNS name might resolve to)
 APP_PORT, PEER_APP_PORT = 9080, 8080     # each task's AppPort
 PLAIN_PORT, IGNORED_PORT = 7070, 2222    # servers in the peer namespace that no sidecar fronts
 SIDECAR_UID, APP_UID = 1337, 1000
@@ -39,12 +40,15 @@ REASON = netns.unavailable_reason()
 
 # A client for inside a namespace: one HTTP request or one line over TCP; prints JSON.
 CLIENT = r"""
-import json, socket, sys
+import json, socket, sys, time
 mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 s = socket.create_connection((host, port), timeout=5)
+authority = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
 try:
-    if mode == "http":
-        s.sendall(("GET /hello HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n" % (host, port)).encode())
+    if mode == "late-http":   # says nothing at first, as a client of a server-first protocol would
+        time.sleep(0.5)
+    if mode in ("http", "late-http"):
+        s.sendall(("GET /hello HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % authority).encode())
     else:
         s.sendall(b"hello\n")
     data = b""
@@ -158,18 +162,34 @@ def saved_rules(ns):
 BUILTIN_CHAINS = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}
 
 
-def sidecar_config(tmp, certs, me, other, other_ip, app_port, other_app_port, egress_filter="drop_all"):
+# The app task's sidecar listens dual-stack ([::]: IPv6, and IPv4 as v4-mapped) for egress, the
+# peer's on 127.0.0.1 (the default) for egress and dual-stack for ingress: both address families
+# and both kinds of listener are exercised.
+SIDES = {
+    "app": {"other": "peer", "app_port": APP_PORT, "ingress": "0.0.0.0", "egress": "[::]",
+            "endpoints": ["%s:%d" % (PEER_IP, PEER_APP_PORT), "[%s]:%d" % (PEER_IP6, PEER_APP_PORT)],
+            "virtual_ips": [PEER_VIP]},
+    "peer": {"other": "app", "app_port": PEER_APP_PORT, "ingress": "[::]", "egress": "127.0.0.1",
+             "endpoints": ["%s:%d" % (APP_IP, APP_PORT)], "virtual_ips": []},
+}
+
+
+def sidecar_config(certs, me, egress_filter="drop_all"):
+    side = SIDES[me]
     cert, key = certs[1][me]
+    service = {"name": side["other"], "discovery": {"static": side["endpoints"]}}
+    if side["virtual_ips"]:
+        service["virtual_ips"] = side["virtual_ips"]
     return {
         "node": {"service": me, "namespace": "mesh"},
         "admin": {"address": "127.0.0.1:0"},
         "workers": 1,
         "tls": hh.tls_block(cert, key, certs[0].ca_pem()),
-        "inbound": [{"name": me, "listen": "0.0.0.0:%d" % INGRESS, "transparent": True,
-                     "app": "127.0.0.1:%d" % app_port}],
+        "inbound": [{"name": me, "listen": "%s:%d" % (side["ingress"], INGRESS), "transparent": True,
+                     "app": "127.0.0.1:%d" % side["app_port"]}],
         "outbound": {
-            "transparent": {"listen": "127.0.0.1:%d" % EGRESS, "egress_filter": egress_filter},
-            "services": [{"name": other, "discovery": {"static": ["%s:%d" % (other_ip, other_app_port)]}}],
+            "transparent": {"listen": "%s:%d" % (side["egress"], EGRESS), "egress_filter": egress_filter},
+            "services": [service],
         },
     }
 
@@ -189,11 +209,15 @@ class TransparentInterception(unittest.TestCase):
         # it never exists in the host's namespace.
         netns.run(["ip", "-n", cls.app_ns, "link", "add", "hwt0", "type", "veth", "peer", "name", "hwt1",
                    "netns", cls.peer_ns])
-        for ns, dev, addrs in ((cls.app_ns, "hwt0", [APP_IP]), (cls.peer_ns, "hwt1", [PEER_IP, IGNORED_IP])):
+        for ns, dev, addrs, addr6 in ((cls.app_ns, "hwt0", [APP_IP], APP_IP6),
+                                      (cls.peer_ns, "hwt1", [PEER_IP, IGNORED_IP], PEER_IP6)):
             for a in addrs:
                 netns.run(["ip", "-n", ns, "addr", "add", a + "/24", "dev", dev])
+            netns.run(["ip", "-n", ns, "-6", "addr", "add", addr6 + "/64", "dev", dev, "nodad"])
             netns.run(["ip", "-n", ns, "link", "set", dev, "up"])
             netns.run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        # The virtual IP needs a route for the app's connect to be made (and then redirected).
+        netns.run(["ip", "-n", cls.app_ns, "route", "add", PEER_VIP + "/32", "dev", "hwt0"])
 
         # As the ECS agent does for each task: AppPorts and EgressIgnoredIPs of the task definition
         # (the app task also ignores IGNORED_IP, the stand-in for an address the mesh must not see).
@@ -201,7 +225,7 @@ class TransparentInterception(unittest.TestCase):
         iptables_install(cls.peer_ns, str(PEER_APP_PORT), ECS_IGNORED_IPS)
 
         cls.tmp = tempfile.mkdtemp(prefix="hawser-transparent-")
-        cls.addClassCleanup(lambda: subprocess.run(["rm", "-rf", cls.tmp]))
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
         cls.certs = hh.make_certs(os.path.join(cls.tmp, "pki"), namespace="mesh", services=("app", "peer"))
         # The sidecars run as uid 1337 and must read their (test) keys.
         os.chmod(cls.tmp, 0o755)
@@ -223,13 +247,13 @@ class TransparentInterception(unittest.TestCase):
         cls.ignored_port_server = netns.with_netns(cls.peer_ns, WhoServer, "0.0.0.0", IGNORED_PORT)
         cls.addClassCleanup(cls.ignored_port_server.stop)
 
-        cls.app_sidecar = cls.start_sidecar(cls.app_ns, "app", "peer", PEER_IP, APP_PORT, PEER_APP_PORT)
-        cls.peer_sidecar = cls.start_sidecar(cls.peer_ns, "peer", "app", APP_IP, PEER_APP_PORT, APP_PORT)
+        cls.app_sidecar = cls.start_sidecar(cls.app_ns, "app")
+        cls.peer_sidecar = cls.start_sidecar(cls.peer_ns, "peer")
 
     @classmethod
-    def start_sidecar(cls, ns, me, other, other_ip, app_port, other_app_port):
-        h = hh.Hawser(sidecar_config(cls.tmp, cls.certs, me, other, other_ip, app_port, other_app_port),
-                      name="sidecar-" + me, prefix_cmd=netns.ns_cmd(ns, SIDECAR_UID), netns=ns)
+    def start_sidecar(cls, ns, me):
+        h = hh.Hawser(sidecar_config(cls.certs, me), name="sidecar-" + me, prefix_cmd=netns.ns_cmd(ns, SIDECAR_UID),
+                      netns=ns)
         os.chmod(h.tmpdir, 0o777)  # the admin address file is written by uid 1337
         os.chmod(h.config_path, 0o644)
         cls.addClassCleanup(h.stop)
@@ -296,22 +320,45 @@ class TransparentInterception(unittest.TestCase):
     # --- the traffic ---
 
     def test_app_reaches_the_peer_by_ip_through_both_sidecars_with_mtls(self):
-        before = self.peer_upstream.stats()["requests"]
-        r = ns_client(self.app_ns, APP_UID, "http", PEER_IP, PEER_APP_PORT)
-        self.assertIn("data", r, r)
-        status, headers = http_status_and_headers(r["data"])
-        self.assertEqual(status, 200, r)
-        self.assertEqual(headers.get("x-fake-instance"), "peer-app")
-        self.assertEqual(self.peer_upstream.stats()["requests"], before + 1)
-        seen = json.loads(headers["x-fake-seen-headers"])
         # The peer's sidecar verified the caller's certificate: the caller is spiffe://mesh/app.
-        self.assertIn("URI=spiffe://mesh/app", seen.get("x-forwarded-client-cert", ""), seen)
+        self.request_to_peer(PEER_IP)
         self.wait_access(self.app_sidecar, "caller sidecar's outbound record", direction="outbound", method="GET",
                          authority="%s:%d" % (PEER_IP, PEER_APP_PORT), status=200)
         self.wait_access(self.peer_sidecar, "callee sidecar's inbound record", direction="inbound", method="GET",
                          status=200)
         self.assertGreaterEqual(self.app_sidecar.metric("hawser_requests_total", direction="outbound",
                                                         service="peer"), 1)
+
+    def request_to_peer(self, host, port=PEER_APP_PORT, mode="http"):
+        """The app's request through both sidecars -> the peer app's response headers."""
+        before = self.peer_upstream.stats()["requests"]
+        r = ns_client(self.app_ns, APP_UID, mode, host, port)
+        self.assertIn("data", r, r)
+        status, headers = http_status_and_headers(r["data"])
+        self.assertEqual((status, headers.get("x-fake-instance")), (200, "peer-app"), r)
+        self.assertEqual(self.peer_upstream.stats()["requests"], before + 1)
+        seen = json.loads(headers["x-fake-seen-headers"])
+        self.assertIn("URI=spiffe://mesh/app", seen.get("x-forwarded-client-cert", ""), seen)
+        return headers
+
+    def test_ipv6_destinations_are_read_and_routed_too(self):
+        # IP6T_SO_ORIGINAL_DST on the dual-stack egress listener; the peer's address is an endpoint.
+        self.request_to_peer(PEER_IP6)
+        self.wait_access(self.app_sidecar, "outbound record for the IPv6 destination", direction="outbound",
+                         method="GET", authority="[%s]:%d" % (PEER_IP6, PEER_APP_PORT), status=200)
+
+    def test_a_virtual_ip_routes_to_its_service(self):
+        self.request_to_peer(PEER_VIP)
+        self.wait_access(self.app_sidecar, "outbound record for the virtual IP", direction="outbound",
+                         method="GET", authority="%s:%d" % (PEER_VIP, PEER_APP_PORT), status=200)
+
+    def test_what_is_not_http_in_time_goes_to_the_service_as_tcp_over_mtls(self):
+        # Silent past protocol_detection_timeout: proxied as bytes, still over mTLS to the peer's
+        # sidecar, whose HTTP inbound serves the request when it comes (a plain connection would
+        # have been refused by its strict mTLS).
+        self.request_to_peer(PEER_IP, mode="late-http")
+        self.wait_access(self.app_sidecar, "TCP record for the late client", direction="outbound", method="TCP",
+                         authority="peer")
 
     def test_inbound_to_an_app_port_goes_through_the_sidecar(self):
         # The peer's app calls the app task's AppPort: redirected on both sides, mTLS between.
@@ -372,8 +419,7 @@ class TransparentInterception(unittest.TestCase):
 
     def reload_app_sidecar(self, egress_filter):
         h = self.app_sidecar
-        h.write_config(sidecar_config(self.tmp, self.certs, "app", "peer", PEER_IP, APP_PORT, PEER_APP_PORT,
-                                      egress_filter=egress_filter))
+        h.write_config(sidecar_config(self.certs, "app", egress_filter=egress_filter))
         os.chmod(h.config_path, 0o644)
         st, _, body = h.admin_post("/reload")
         self.assertEqual(st, 200, body)
