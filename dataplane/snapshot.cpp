@@ -269,6 +269,15 @@ std::shared_ptr<const Snapshot> compileSnapshot(std::shared_ptr<const config::Co
   }
   // Both transparent listeners share one table: each reads only its half.
   auto transparentListener = [&](const char* name, ListenerSpec::Kind kind, const config::Address& at) {
+    if (routes->refusals.empty()) {
+      routes->refusals.resize(workers);
+      for (unsigned w = 0; w < workers; ++w) {
+        for (size_t r = 0; r < transparent::kRefusalCount; ++r) {
+          routes->refusals[w][r] =
+              &metrics.worker(w).rejected(transparent::reason(static_cast<transparent::Refusal>(r)));
+        }
+      }
+    }
     if (at.port) routes->own_ports.push_back(at.port);
     snap->listeners.push_back({name,
                                kind,

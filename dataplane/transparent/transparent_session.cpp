@@ -39,13 +39,14 @@ std::string str(const tcp::endpoint& e) {
 }
 
 // The connection is closed unserved: one counter and one access log line per connection.
-void refuse(Worker& w, tcp::socket& s, const char* direction, std::string_view reason, std::string_view dst) {
-  w.metrics().rejected(reason).Increment();
+void refuse(Worker& w, tcp::socket& s, const transparent::TransparentRoutes& routes, const char* direction,
+            transparent::Refusal why, std::string_view dst) {
+  routes.refusals[w.id()][static_cast<size_t>(why)]->Increment();
   telemetry::AccessRecord rec;
   rec.direction = direction;
   rec.method = "TCP";
   rec.authority = dst;
-  rec.reason = reason;
+  rec.reason = transparent::reason(why);
   w.accessLog().write(rec);
   boost::system::error_code ignored;
   s.close(ignored);
@@ -148,12 +149,12 @@ asio::awaitable<void> serveTransparent(Worker& w, tcp::socket s, std::string lis
   const auto local = s.local_endpoint(ec);
   const auto dst = transparent::originalDestination(s, ec);
   if (!dst) {
-    refuse(w, s, direction, "no-original-destination", "");
+    refuse(w, s, routes, direction, transparent::Refusal::no_original_destination, "");
     co_return;
   }
   const auto dst_text = str(*dst);
   if (loops(*dst, local, routes)) {
-    refuse(w, s, direction, "transparent-loop", dst_text);
+    refuse(w, s, routes, direction, transparent::Refusal::loop, dst_text);
     co_return;
   }
 
@@ -169,14 +170,16 @@ asio::awaitable<void> serveTransparent(Worker& w, tcp::socket s, std::string lis
       }
       co_return;
     }
-    refuse(w, s, direction, "no-inbound-for-port", dst_text);
+    refuse(w, s, routes, direction, transparent::Refusal::no_inbound_for_port, dst_text);
     co_return;
   }
 
   auto decision = transparent::decideEgress(routes.table, dst->address(), dst->port(),
                                             endpointOwner(routes, w.id(), *dst), routes.filter);
   switch (decision.action) {
-    case transparent::EgressAction::deny: refuse(w, s, direction, "egress-denied", dst_text); co_return;
+    case transparent::EgressAction::deny:
+      refuse(w, s, routes, direction, transparent::Refusal::egress_denied, dst_text);
+      co_return;
     case transparent::EgressAction::passthrough: co_await passthrough(w, std::move(s), *dst, routes); co_return;
     case transparent::EgressAction::service: break;
   }

@@ -32,6 +32,7 @@ APP_IP6, PEER_IP6 = "fd00:242:17::1", "fd00:242:17::2"
 PEER_VIP = "10.100.0.10"                 # a virtual IP of the peer service (what a DNS name might resolve to)
 APP_PORT, PEER_APP_PORT = 9080, 8080     # each task's AppPort
 PLAIN_PORT, IGNORED_PORT = 7070, 2222    # servers in the peer namespace that no sidecar fronts
+UNCONFIGURED_APP_PORT = 8081             # an AppPort of the peer with no inbound[] entry
 SIDECAR_UID, APP_UID = 1337, 1000
 INGRESS, EGRESS = 15000, 15001
 ECS_IGNORED_IPS = "169.254.170.2,169.254.169.254"
@@ -222,7 +223,8 @@ class TransparentInterception(unittest.TestCase):
         # As the ECS agent does for each task: AppPorts and EgressIgnoredIPs of the task definition
         # (the app task also ignores IGNORED_IP, the stand-in for an address the mesh must not see).
         iptables_install(cls.app_ns, str(APP_PORT), ECS_IGNORED_IPS + "," + IGNORED_IP)
-        iptables_install(cls.peer_ns, str(PEER_APP_PORT), ECS_IGNORED_IPS)
+        # The peer's task definition lists an AppPort its hawser configuration has no entry for.
+        iptables_install(cls.peer_ns, "%d,%d" % (PEER_APP_PORT, UNCONFIGURED_APP_PORT), ECS_IGNORED_IPS)
 
         cls.tmp = tempfile.mkdtemp(prefix="hawser-transparent-")
         cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
@@ -378,6 +380,14 @@ class TransparentInterception(unittest.TestCase):
         hh.wait_until(lambda: self.app_sidecar.metric("hawser_tls_handshake_errors_total",
                                                       reason="plaintext") > refused,
                       timeout=5, message="the app sidecar refused the plaintext connection")
+
+    def test_an_app_port_without_an_inbound_entry_is_refused(self):
+        refused = self.peer_sidecar.metric("hawser_local_replies_total", reason="no-inbound-for-port")
+        r = ns_client(self.app_ns, SIDECAR_UID, "tcp", PEER_IP, UNCONFIGURED_APP_PORT)
+        self.assertFalse(r.get("data"), r)
+        hh.wait_until(lambda: self.peer_sidecar.metric("hawser_local_replies_total",
+                                                       reason="no-inbound-for-port") > refused,
+                      timeout=5, message="no-inbound-for-port counted by the peer's sidecar")
 
     def test_egress_ignored_ip_bypasses_the_sidecar(self):
         logged = len(self.app_sidecar.access_logs())
