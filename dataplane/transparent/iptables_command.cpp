@@ -43,6 +43,7 @@ const char* kHelp =
     "                             e.g. 169.254.170.2,169.254.169.254\n"
     "  --egress-ignored-ports LIST  EgressIgnoredPorts, e.g. 22\n"
     "  --ipv6 auto|on|off         also program ip6tables: auto (default) when its nat table works\n"
+    "                             (--dry-run with auto prints both)\n"
     "  --remove                   delete hawser's chains and the jumps to them\n"
     "  --dry-run                  print the commands an install (or --remove) on a host\n"
     "                             without hawser's rules runs, and change nothing\n"
