@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 
 #include "dataplane/connection_guard.h"
+#include "dataplane/http/observers.h"
 #include "dataplane/inbound_tls.h"
 #include "dataplane/sessions.h"
 #include "dataplane/tls/identity.h"
@@ -131,6 +132,21 @@ asio::awaitable<void> serveTcp(Worker& w, tcp::socket s, std::string listener_ke
   }
   rec.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   w.accessLog().write(rec);
+  if (const auto& capture = snap->config->capture) {
+    TcpSessionFacts facts;
+    facts.inbound = spec->kind == ListenerSpec::Kind::inbound;
+    facts.cluster = cluster->name();
+    facts.listener = spec->name;
+    facts.peer = facts.inbound ? std::string_view(accepted.peer_identity)
+                 : up          ? std::string_view(up->peer_identity)
+                               : std::string_view();
+    facts.upstream = rec.upstream;
+    facts.reason = rec.reason;
+    facts.start = start;
+    facts.bytes_in = rec.bytes_received;
+    facts.bytes_out = rec.bytes_sent;
+    captureTcpSession(w.shipper(), w.id(), *capture, snap->config->node.service, facts);
+  }
 }
 
 }  // namespace hawser

@@ -97,6 +97,8 @@ class Worker {
   std::list<ConnectionEntry>::iterator track(boost::asio::ip::tcp::socket* s);
   void untrack(std::list<ConnectionEntry>::iterator it);
 
+  telemetry::CaptureShipper& shipper() { return shipper_; }
+
   // Readable from any thread.
   int activeConnections() const { return active_.load(std::memory_order_relaxed); }
 

@@ -23,18 +23,52 @@ bool listed(const std::vector<std::string>& names, std::string_view name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+bool wantedService(const config::Capture& settings, std::string_view service) {
+  if (service.empty()) return true;  // not routed (a local reply): only the filters by name apply below
+  if (!settings.include_services.empty() && !listed(settings.include_services, service)) return false;
+  return !listed(settings.exclude_services, service);
+}
+
+// A record's service names its archive folder: letters, digits, '.', '-', '_', starting with a
+// letter or digit (a cluster's internal name, e.g. "inbound|app", is not one).
+std::string recordService(std::string_view node_service, std::string_view cluster, std::string_view listener) {
+  std::string out(!node_service.empty() ? node_service : !cluster.empty() ? cluster : listener);
+  for (char& ch : out) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != '_') ch = '-';
+  }
+  if (out.empty() || !std::isalnum(static_cast<unsigned char>(out[0]))) out = "s-" + out;
+  return out;
+}
+
+// xorshift64*, seeded per worker and start: sampling and record ids.
+struct Draw {
+  explicit Draw(unsigned worker) {
+    uint64_t seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    state ^= seed * 0x9e3779b97f4a7c15ull + (static_cast<uint64_t>(worker) << 32);
+    next();
+  }
+  uint64_t next() {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return state * 0x2545f4914f6cdd1dull;
+  }
+  bool sampled(double ratio) { return ratio >= 1.0 || static_cast<double>(next() >> 11) * 0x1.0p-53 < ratio; }
+  uint64_t state = 0x853c49e6748fea9bull;
+};
+
+int64_t startedAtUs(std::chrono::steady_clock::duration took) {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count() -
+         duration_cast<microseconds>(took).count();
+}
+
 class CaptureObserver final : public ExchangeObserver {
  public:
   CaptureObserver(telemetry::CaptureShipper& shipper, unsigned worker, const config::Capture& settings,
                   std::string_view node_service)
-      : shipper_(shipper), worker_(worker), settings_(settings), node_service_(node_service) {
-    uint64_t seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    rng_ ^= seed * 0x9e3779b97f4a7c15ull + (static_cast<uint64_t>(worker) << 32);
-    next();
-  }
+      : shipper_(shipper), worker_(worker), settings_(settings), node_service_(node_service), draw_(worker) {}
 
   void onRequestHead(const Exchange& x, const RequestHead& head) noexcept override {
-    if (settings_.sample_ratio < 1.0 && static_cast<double>(next() >> 11) * 0x1.0p-53 >= settings_.sample_ratio) return;
+    if (!draw_.sampled(settings_.sample_ratio)) return;
     try {
       auto r = std::make_unique<telemetry::CaptureRecord>();
       r->method = x.method;
@@ -76,22 +110,13 @@ class CaptureObserver final : public ExchangeObserver {
     if (!wanted(x)) return;
     try {
       using namespace std::chrono;
-      const auto now = Exchange::Clock::now();
-      const auto took = duration_cast<microseconds>(now - x.start);
-      r->start_us = duration_cast<microseconds>(system_clock::now().time_since_epoch()).count() - took.count();
-      r->duration_us = took.count();
-      r->id = telemetry::recordId(next(), next());
+      const auto took = Exchange::Clock::now() - x.start;
+      r->start_us = startedAtUs(took);
+      r->duration_us = duration_cast<microseconds>(took).count();
+      r->id = telemetry::recordId(draw_.next(), draw_.next());
       r->kind = x.method == "CONNECT" ? "connect" : x.status == 101 ? "websocket" : "http";
       r->direction = x.direction == Direction::inbound ? "inbound" : "outbound";
-      r->service = !node_service_.empty() ? std::string(node_service_) : std::string(x.service);
-      if (r->service.empty()) r->service = std::string(x.listener);
-      // A record's service names its archive folder: letters, digits, '.', '-', '_', starting with
-      // a letter or digit (a cluster's internal name, e.g. "inbound|app", is not one).
-      for (char& ch : r->service) {
-        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != '_') ch = '-';
-      }
-      if (r->service.empty() || !std::isalnum(static_cast<unsigned char>(r->service[0])))
-        r->service = "s-" + r->service;
+      r->service = recordService(node_service_, x.service, x.listener);
       if (x.direction == Direction::outbound) r->remote_service = std::string(x.service);
       r->request_id = x.request_id;
       r->listener = std::string(x.listener);
@@ -129,25 +154,42 @@ class CaptureObserver final : public ExchangeObserver {
     }
   }
 
-  bool wanted(const Exchange& x) const {
-    if (x.service.empty()) return true;  // not routed (a local reply): only the filters by name apply below
-    if (!settings_.include_services.empty() && !listed(settings_.include_services, x.service)) return false;
-    return !listed(settings_.exclude_services, x.service);
-  }
-
-  uint64_t next() {
-    rng_ ^= rng_ << 13, rng_ ^= rng_ >> 7, rng_ ^= rng_ << 17;
-    return rng_ * 0x2545f4914f6cdd1dull;
-  }
+  bool wanted(const Exchange& x) const { return wantedService(settings_, x.service); }
 
   telemetry::CaptureShipper& shipper_;
   unsigned worker_;
   const config::Capture settings_;  // a copy: connections keep this observer set past a reload
   const std::string node_service_;
-  uint64_t rng_ = 0x853c49e6748fea9bull;
+  Draw draw_;
 };
 
 }  // namespace
+
+void captureTcpSession(telemetry::CaptureShipper& shipper, unsigned worker, const config::Capture& settings,
+                       std::string_view node_service, const TcpSessionFacts& f) {
+  thread_local Draw draw(worker);  // one per worker thread
+  if (!wantedService(settings, f.cluster) || !draw.sampled(settings.sample_ratio)) return;
+  try {
+    telemetry::CaptureRecord r;
+    const auto took = std::chrono::steady_clock::now() - f.start;
+    r.start_us = startedAtUs(took);
+    r.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+    r.id = telemetry::recordId(draw.next(), draw.next());
+    r.kind = "tcp";
+    r.direction = f.inbound ? "inbound" : "outbound";
+    r.service = recordService(node_service, f.cluster, f.listener);
+    if (!f.inbound) r.remote_service = std::string(f.cluster);
+    r.listener = std::string(f.listener);
+    r.peer = std::string(f.peer);
+    r.upstream = std::string(f.upstream);
+    r.reason = std::string(f.reason);
+    r.attempts = f.upstream.empty() ? 0 : 1;
+    r.bytes_in = f.bytes_in;
+    r.bytes_out = f.bytes_out;
+    shipper.submit(worker, std::move(r));
+  } catch (...) {  // out of memory: the record is lost, never the session
+  }
+}
 
 std::unique_ptr<ExchangeObserver> makeCaptureObserver(telemetry::CaptureShipper& shipper, unsigned worker,
                                                       const config::Capture& settings, std::string_view node_service) {

@@ -2,6 +2,9 @@
 // access log. Built per snapshot by each worker (dataplane/worker.cpp).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+
 #include <memory>
 
 #include "dataplane/http/exchange.h"
@@ -29,6 +32,22 @@ std::unique_ptr<ExchangeObserver> makeTracingObserver(telemetry::TraceExporter& 
 // redacted, handed to the shipper's shard `worker`.
 std::unique_ptr<ExchangeObserver> makeCaptureObserver(telemetry::CaptureShipper& shipper, unsigned worker,
                                                       const config::Capture& settings, std::string_view node_service);
+
+// A plain `protocol: tcp` session, as capture records it (metadata only:
+// bytes each way, duration, peer identity, endpoint).
+struct TcpSessionFacts {
+  bool inbound = false;
+  std::string_view cluster;  // the service (outbound) or the inbound cluster
+  std::string_view listener;
+  std::string_view peer;      // the verified identity of the other side ("" if none)
+  std::string_view upstream;  // the endpoint dialled ("" if none)
+  std::string_view reason;    // "" or why it ended without one (upstream-connect-failure)
+  std::chrono::steady_clock::time_point start;
+  uint64_t bytes_in = 0, bytes_out = 0;  // from the client, to the client
+};
+// Records the session when `settings` want it (sampling, include/exclude).
+void captureTcpSession(telemetry::CaptureShipper& shipper, unsigned worker, const config::Capture& settings,
+                       std::string_view node_service, const TcpSessionFacts& facts);
 
 // What a worker's observers are compiled from.
 struct ObserverInputs {

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -31,6 +32,7 @@ import unittest
 import hawser_harness as hh
 from capture_support import (Forwarder, archive_objects, capture_block, forwarder_config, stored_bytes,
                              stored_records)
+from echo_server import EchoServer
 from fake_upstream import FakeUpstream
 
 NS = "demo"
@@ -52,6 +54,9 @@ def setUpModule():
     app = FakeUpstream("app")
     app.start()
     unittest.addModuleCleanup(app.stop)
+    echo = EchoServer()
+    echo.start()
+    unittest.addModuleCleanup(echo.stop)
     certs, ids = hh.make_certs(os.path.join(tmp, "pki"), namespace=NS, services=tuple(IDS))
     ca = certs.ca_pem()
 
@@ -77,6 +82,8 @@ def setUpModule():
 
     responder = start(hh.Hawser(hh.base_config(
         inbound=[{"name": "app", "listen": "127.0.0.1:0", "app": app.address, "protocol": "http",
+                  "timeouts": TIMEOUTS, "tls": {"mode": "strict"}},
+                 {"name": "echo", "listen": "127.0.0.1:0", "app": echo.address, "protocol": "tcp",
                   "timeouts": TIMEOUTS, "tls": {"mode": "strict"}}],
         **sidecar("responder", main)), name="responder"))
 
@@ -84,8 +91,10 @@ def setUpModule():
         svc = {"name": "responder", "alias": "127.0.0.1:0", "protocol": "http",
                "discovery": {"static": [hh.addr_str(responder.listener("app"))]},
                "timeouts": TIMEOUTS, "tls": {"mode": "mutual", "sans": [IDS["responder"]]}}
-        return start(hh.Hawser(hh.base_config(outbound={"services": [svc]}, **sidecar("caller", forwarder, **cap)),
-                               name=name))
+        tcp = dict(svc, name="responder-tcp", protocol="tcp",
+                   discovery={"static": [hh.addr_str(responder.listener("echo"))]})
+        return start(hh.Hawser(hh.base_config(outbound={"services": [svc, tcp]},
+                                              **sidecar("caller", forwarder, **cap)), name=name))
 
     ENV.update(tmp=tmp, app=app, certs=certs, ids=ids, main=main, spare=spare, responder=responder,
                caller=caller("caller", main), caller_k=caller("caller-k", spare),
@@ -332,6 +341,40 @@ class CaptureTest(unittest.TestCase):
 
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+class CaptureTcpTest(unittest.TestCase):
+    def test_tcp_sessions_are_recorded_as_metadata(self):
+        """A `protocol: tcp` session through the pair: one record each side, bytes and identities."""
+        caller, main = ENV["caller"], ENV["main"]
+        n = 1237  # a length no other test sends
+        payload = os.urandom(n)
+        with socket.create_connection(caller.listener("responder-tcp"), timeout=10) as s:
+            s.sendall(payload)
+            got = b""
+            while len(got) < n:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        self.assertEqual(got, payload)
+
+        def mine(rs):
+            return [r for r in rs if r.get("kind") == "tcp" and r.get("bytes_in") == n]
+
+        records = mine(wait_records(main, lambda rs: len(mine(rs)) >= 2, message="both tcp records"))
+        self.assertEqual(len(records), 2, records)
+        by_dir = {r["direction"]: r for r in records}
+        out, inb = by_dir["outbound"], by_dir["inbound"]
+        self.assertEqual((out["service"], out["remote_service"], out["peer"], out["bytes_out"]),
+                         ("caller", "responder-tcp", IDS["responder"], n))
+        self.assertEqual(out["upstream"], hh.addr_str(ENV["responder"].listener("echo")))
+        self.assertEqual((inb["service"], inb["peer"], inb["bytes_out"], inb["listener"]),
+                         ("responder", IDS["caller"], n, "echo"))
+        for r in records:
+            self.assertNotIn("request", r)  # metadata only: no payload bytes
+            self.assertGreater(r["duration_us"], 0)
+        self.assertNotIn(base64.b64encode(payload[:64]), stored_bytes(main.spool, main.archive))
 
 
 def check_har(t, har):
