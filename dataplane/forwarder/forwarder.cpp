@@ -15,6 +15,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -386,7 +387,8 @@ namespace {
 const char* kHelp =
     "usage: hawser forwarder --config FILE [--admin-address-path FILE] [--check]\n"
     "\n"
-    "  --config FILE               the forwarder's YAML configuration (docs/capture.md)\n"
+    "  --config FILE               the forwarder's YAML configuration (docs/capture.md);\n"
+    "                              without it, $HAWSER_CONFIG_YAML holds the whole document\n"
     "  --admin-address-path FILE   write the bound admin address (host:port) to FILE\n"
     "  --check                     validate the configuration, print \"ok\" and exit\n"
     "\n"
@@ -412,13 +414,17 @@ int forwarderMain(const std::vector<std::string>& args) {
       return 2;
     }
   }
-  if (config_path.empty()) {
-    std::cerr << "hawser: forwarder needs --config FILE\n\n" << kHelp;
+  // As the sidecar's: an ECS task definition carries the document in the environment, so the
+  // forwarder needs no volume for its configuration. --config wins.
+  const char* yaml_env = std::getenv("HAWSER_CONFIG_YAML");
+  bool from_env = config_path.empty() && yaml_env != nullptr && *yaml_env != '\0';
+  if (config_path.empty() && !from_env) {
+    std::cerr << "hawser: forwarder needs --config FILE (or HAWSER_CONFIG_YAML)\n\n" << kHelp;
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 1 << 16);
   try {
-    auto cfg = loadForwarderFile(config_path);
+    auto cfg = from_env ? loadForwarderText(yaml_env, "HAWSER_CONFIG_YAML") : loadForwarderFile(config_path);
     if (check) {
       std::cout << "ok\n";
       return 0;

@@ -45,6 +45,23 @@ data "aws_iam_policy_document" "task" {
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.tls_secret_arns.cert, var.tls_secret_arns.key, var.tls_secret_arns.ca]
   }
+  # AWS FIS's SSM agent container (ecs/fis/iam/task-role-ssm.json): register the task as a managed instance.
+  dynamic "statement" {
+    for_each = var.fis_managed_instance_role_arn == "" ? [] : [1]
+    content {
+      sid       = "FisSsmRegistration"
+      actions   = ["ssm:CreateActivation", "ssm:AddTagsToResource"]
+      resources = ["*"]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.fis_managed_instance_role_arn == "" ? [] : [1]
+    content {
+      sid       = "FisManagedInstanceRole"
+      actions   = ["iam:PassRole"]
+      resources = [var.fis_managed_instance_role_arn]
+    }
+  }
   statement {
     sid       = "FireLensLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]

@@ -9,22 +9,26 @@ terraform {
 
 locals {
   log_group_name = "/ecs/${var.mesh_namespace}/${var.service_name}"
+  # arn:aws:iam::ACCOUNT:role/PATH/NAME -> NAME (MANAGED_INSTANCE_ROLE_NAME)
+  fis_role_name = var.fis_managed_instance_role_arn == "" ? "" : reverse(split("/", var.fis_managed_instance_role_arn))[0]
 }
 
 module "containers" {
-  source              = "./containers"
-  service_name        = var.service_name
-  mesh_namespace      = var.mesh_namespace
-  cloudmap_namespace  = var.cloudmap_namespace_name
-  region              = var.region
-  app_image           = var.app_image
-  hawser_image        = var.hawser_image
-  app_port            = var.app_port
-  upstreams           = var.upstreams
-  allow               = var.allow
-  tls_secret_arns     = var.tls_secret_arns
-  tls_refresh_seconds = var.tls_refresh_seconds
-  log_group_name      = local.log_group_name
+  source                         = "./containers"
+  service_name                   = var.service_name
+  mesh_namespace                 = var.mesh_namespace
+  cloudmap_namespace             = var.cloudmap_namespace_name
+  region                         = var.region
+  app_image                      = var.app_image
+  hawser_image                   = var.hawser_image
+  app_port                       = var.app_port
+  upstreams                      = var.upstreams
+  allow                          = var.allow
+  tls_secret_arns                = var.tls_secret_arns
+  tls_refresh_seconds            = var.tls_refresh_seconds
+  log_group_name                 = local.log_group_name
+  capture_forwarder              = var.capture_forwarder
+  fis_managed_instance_role_name = local.fis_role_name
 }
 
 resource "aws_cloudwatch_log_group" "this" {

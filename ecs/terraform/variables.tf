@@ -94,3 +94,15 @@ variable "memory" {
   type        = number
   default     = 1024
 }
+
+variable "capture_forwarder" {
+  description = "Capture: \"\" (the default) leaves it off; host:port of the mesh's forwarder (the forwarder module's address output, forwarder.<namespace>:8888) tees every exchange to it over mutual TLS"
+  type        = string
+  default     = ""
+}
+
+variable "fis_managed_instance_role_arn" {
+  description = "AWS FIS aws:ecs:task-* actions (ecs/fis/cpu-stress.json): \"\" (the default) leaves them out; the ARN of the SSM managed-instance role adds the amazon-ssm-agent container (ecs/fis/ssm-agent-container.json) and lets the task role register the task with it"
+  type        = string
+  default     = ""
+}

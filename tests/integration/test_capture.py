@@ -465,6 +465,26 @@ class CaptureConfigTest(unittest.TestCase):
         rc, out, err = hh.run_cmd([hh.hawser_bin(), "forwarder", "--check", "--config", self._write(good)])
         self.assertEqual((rc, out.strip()), (0, "ok"), err)
 
+    def test_forwarder_config_from_the_environment(self):
+        """HAWSER_CONFIG_YAML holds the forwarder's document, as an ECS task definition passes it."""
+        good = hh.to_yaml(forwarder_config("/tmp/s", "/tmp/a")) + "\n"
+        bad = hh.to_yaml(forwarder_config("/tmp/s", "/tmp/a", limits={"max_batch_bytes": "1XB"})) + "\n"
+        fwd = [hh.hawser_bin(), "forwarder", "--check"]
+        rc, out, err = hh.run_cmd(fwd, env={"HAWSER_CONFIG_YAML": good})
+        self.assertEqual((rc, out.strip()), (0, "ok"), err)
+        rc, _, err = hh.run_cmd(fwd, env={"HAWSER_CONFIG_YAML": bad})
+        self.assertEqual(rc, 2, err)
+        self.assertIn("HAWSER_CONFIG_YAML", err)
+        self.assertIn("limits.max_batch_bytes", err)
+        # --config wins over the environment.
+        rc, out, err = hh.run_cmd(fwd + ["--config", self._write(forwarder_config("/tmp/s", "/tmp/a"))],
+                                  env={"HAWSER_CONFIG_YAML": bad})
+        self.assertEqual((rc, out.strip()), (0, "ok"), err)
+        env = {"HAWSER_CONFIG_YAML": ""}
+        rc, _, err = hh.run_cmd(fwd, env=env)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("needs --config FILE (or HAWSER_CONFIG_YAML)", err)
+
     def _write(self, config):
         d = tempfile.mkdtemp(prefix="hawser-capture-config-")
         self.addCleanup(shutil.rmtree, d, True)

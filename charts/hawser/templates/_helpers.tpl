@@ -55,6 +55,10 @@ dictionary and printed with toYaml; extraConfig is merged over it.
 {{- end -}}
 {{- if $services -}}{{- $_ := set $out "services" $services -}}{{- end -}}
 {{- if $out -}}{{- $_ := set $c "outbound" $out -}}{{- end -}}
+{{- if $v.capture.enabled -}}
+{{- $cap := dict "enabled" true "forwarder" (include "hawser.forwarderAddress" .) -}}
+{{- $_ := set $c "capture" $cap -}}
+{{- end -}}
 {{- toYaml (mustMergeOverwrite $c (deepCopy $v.extraConfig)) -}}
 {{- end }}
 
@@ -132,4 +136,47 @@ checksum/hawser-config: {{ include "hawser.config" . | sha256sum }}
 {{/* The pod's securityContext: group 1337 may read the certificate files (tls.defaultMode). */}}
 {{- define "hawser.podSecurityContext" -}}
 fsGroup: 1337
+{{- end }}
+
+{{/* The forwarder's objects: <release fullname>-forwarder. */}}
+{{- define "hawser.forwarderName" -}}
+{{ printf "%s-forwarder" (include "hawser.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Where sidecars send capture batches: capture.forwarder, else this release's forwarder Service. */}}
+{{- define "hawser.forwarderAddress" -}}
+{{- if .Values.capture.forwarder }}{{ .Values.capture.forwarder }}
+{{- else }}{{ printf "%s.%s.svc:%d" (include "hawser.forwarderName" .) .Release.Namespace (.Values.forwarder.port | int) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The forwarder's configuration (docs/capture.md#the-forwarder), built from
+forwarder.* as a dictionary; forwarder.extraConfig is merged over it.
+*/}}
+{{- define "hawser.forwarderConfig" -}}
+{{- $f := .Values.forwarder -}}
+{{- $c := dict "listen" (printf "0.0.0.0:%d" ($f.port | int)) "drain_timeout" $f.drainTimeout
+      "admin" (dict "address" (printf "0.0.0.0:%d" ($f.adminPort | int))) -}}
+{{- if $f.tls.enabled -}}
+{{- $_ := set $c "tls" (dict "cert" "/etc/hawser/tls/cert.pem" "key" "/etc/hawser/tls/key.pem" "ca" "/etc/hawser/tls/ca.pem") -}}
+{{- $_ := set $c "authorization" (dict "allow" ($f.allow | default (list (printf "spiffe://%s/*" .Values.mesh.namespace)))) -}}
+{{- end -}}
+{{- $s := dict "spool" "/var/lib/hawser/spool" "max_spool_bytes" $f.storage.maxSpoolBytes -}}
+{{- if $f.storage.s3.bucket -}}
+{{- $s3 := dict "bucket" $f.storage.s3.bucket -}}
+{{- with $f.storage.s3.region }}{{ $_ := set $s3 "region" . }}{{ end -}}
+{{- with $f.storage.s3.endpoint }}{{ $_ := set $s3 "endpoint" . }}{{ end -}}
+{{- if $f.storage.s3.pathStyle }}{{ $_ := set $s3 "path_style" true }}{{ end -}}
+{{- $_ := set $s "s3" $s3 -}}
+{{- else -}}
+{{- $_ := set $s "directory" "/var/lib/hawser/archive" -}}
+{{- end -}}
+{{- with $f.storage.prefix }}{{ $_ := set $s "prefix" . }}{{ end -}}
+{{- $_ := set $c "storage" $s -}}
+{{- $r := dict -}}
+{{- with $f.redact.headers }}{{ $_ := set $r "headers" . }}{{ end -}}
+{{- with $f.redact.jsonFields }}{{ $_ := set $r "json_fields" . }}{{ end -}}
+{{- if $r }}{{ $_ := set $c "redact" $r }}{{ end -}}
+{{- toYaml (mustMergeOverwrite $c (deepCopy $f.extraConfig)) -}}
 {{- end }}

@@ -16,9 +16,16 @@ variable "allow" { type = list(string) }
 variable "tls_secret_arns" { type = object({ cert = string, key = string, ca = string }) }
 variable "tls_refresh_seconds" { type = number }
 variable "log_group_name" { type = string }
+variable "capture_forwarder" { type = string }
+variable "fis_managed_instance_role_name" { type = string }
 
 locals {
   example = jsondecode(file("${path.module}/../../task-definition.json"))
+  # AWS FIS's SSM agent, only when asked for: a task has only what it needs to serve.
+  ssm_agent = [for c in [jsondecode(file("${path.module}/../../fis/ssm-agent-container.json"))] : merge(c, {
+    logConfiguration = local.firelens
+    environment      = [{ name = "MANAGED_INSTANCE_ROLE_NAME", value = var.fis_managed_instance_role_name }]
+  }) if var.fis_managed_instance_role_name != ""]
 
   hawser_config = {
     node          = { service = var.service_name, namespace = var.mesh_namespace, identity = "spiffe://${var.mesh_namespace}/${var.service_name}" }
@@ -41,6 +48,10 @@ locals {
     }
     telemetry = { access_log = { path = "stdout" } }
   }
+  # Capture only when a forwarder is given: mutual TLS (the top-level tls), the
+  # forwarder proving spiffe://<mesh_namespace>/forwarder (capture.tls.sans' default).
+  config = merge(local.hawser_config,
+  { for k, v in { capture = { enabled = true, forwarder = var.capture_forwarder } } : k => v if var.capture_forwarder != "" })
 
   firelens = {
     logDriver = "awsfirelens"
@@ -70,7 +81,7 @@ locals {
     "hawser" = {
       image            = var.hawser_image
       logConfiguration = local.firelens
-      environment      = [{ name = "HAWSER_CONFIG_YAML", value = yamlencode(local.hawser_config) }]
+      environment      = [{ name = "HAWSER_CONFIG_YAML", value = yamlencode(local.config) }]
     }
     "app" = {
       image            = var.app_image
@@ -80,9 +91,9 @@ locals {
 }
 
 output "container_definitions" {
-  value = jsonencode([for c in local.example.containerDefinitions : merge(c, lookup(local.overrides, c.name, {}))])
+  value = jsonencode(concat([for c in local.example.containerDefinitions : merge(c, lookup(local.overrides, c.name, {}))], local.ssm_agent))
 }
 
 output "hawser_config" {
-  value = yamlencode(local.hawser_config)
+  value = yamlencode(local.config)
 }
