@@ -393,8 +393,21 @@ class Importer {
       certificate(tls["certificate"]);
       auto validation = tls["validation"];
       trust(validation["trust"]);
-      auto sans = validation["subjectAlternativeNames"]["match"]["exact"].strings();
-      if (!sans.empty() && m != "disabled") in["authorization"]["allow"] = flowList(sans);
+      auto exact = validation["subjectAlternativeNames"]["match"]["exact"];
+      auto sans = exact.strings();
+      // hawser reads '*' in authorization.allow as a wildcard: an exact name holding one cannot be
+      // expressed, and is left out (never widened into a pattern).
+      std::vector<std::string> allow;
+      for (const auto& san : sans)
+        if (san.find('*') == std::string::npos) allow.push_back(san);
+      if (allow.size() != sans.size()) {
+        exact.unmapped(
+            std::string("not mapped: hawser reads '*' in authorization.allow as a wildcard, so the exact "
+                        "names holding one are left out") +
+            (allow.empty() ? "; none is left, so no caller is allowed (" + std::string(kNoCaller) + ")" : ""));
+        if (allow.empty()) allow.push_back(kNoCaller);
+      }
+      if (!sans.empty() && m != "disabled") in["authorization"]["allow"] = flowList(allow);
       if (!validation.present() && m != "disabled") {
         tls["mode"].note(
             "without validation App Mesh accepted clients without a certificate; hawser's strict mode always "

@@ -356,6 +356,29 @@ TEST(AppMeshImport, HttpRoutesOfATcpRouterAreReportedAndLeftOut) {
       << imported.findings();
 }
 
+// Found by tests/fuzz/appmesh_import: an exact SAN holding '*' became an allow pattern the loader
+// refuses ('*' in the middle); at the end it would have widened the match.
+TEST(AppMeshImport, ExactSansWithAStarAreLeftOutNeverWidened) {
+  auto listener = [](const std::string& sans) {
+    return node("caller",
+                R"({"listeners": [{"portMapping": {"port": 8080, "protocol": "http"}, "tls": {"mode": "STRICT",
+        "certificate": {"file": {"certificateChain": "/c.pem", "privateKey": "/k.pem"}},
+        "validation": {"trust": {"file": {"certificateChain": "/ca.pem"}},
+                       "subjectAlternativeNames": {"match": {"exact": )" +
+                    sans + R"(}}}}}], "serviceDiscovery": {"dns": {"hostname": "caller.m.local"}}})");
+  };
+  auto some = run({listener(R"(["spiffe://m/a*b", "spiffe://m/c", "spiffe://m/*"])")});
+  auto allow = some.cfg["inbound"][0]["authorization"]["allow"];
+  ASSERT_EQ(allow.size(), 1u) << some.result.yaml;
+  EXPECT_EQ(allow[0].as<std::string>(), "spiffe://m/c");
+  EXPECT_TRUE(some.reported("subjectAlternativeNames.match.exact", "left out")) << some.findings();
+  auto none = run({listener(R"(["spiffe://m/*"])")});
+  allow = none.cfg["inbound"][0]["authorization"]["allow"];
+  ASSERT_EQ(allow.size(), 1u) << none.result.yaml;
+  EXPECT_EQ(allow[0].as<std::string>(), kNoCaller);
+  EXPECT_TRUE(none.reported("subjectAlternativeNames.match.exact", "no caller is allowed")) << none.findings();
+}
+
 TEST(AppMeshImport, VirtualNodeNames) {
   std::string mesh, name;
   EXPECT_TRUE(parseVirtualNodeName("mesh/shop/virtualNode/checkout", mesh, name));
