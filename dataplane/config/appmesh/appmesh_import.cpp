@@ -387,11 +387,27 @@ class Importer {
         tls["mode"].unmapped("not mapped: unknown mode \"" + mode + "\"; strict used");
       }
       in["tls"]["mode"] = m;
+      // strict and permissive need hawser's certificate even when the input names no file for it
+      // (tlsBlock reports the placeholder it writes then).
+      if (m != "disabled") tls_used_ = true;
       certificate(tls["certificate"]);
       auto validation = tls["validation"];
       trust(validation["trust"]);
-      auto sans = validation["subjectAlternativeNames"]["match"]["exact"].strings();
-      if (!sans.empty() && m != "disabled") in["authorization"]["allow"] = flowList(sans);
+      auto exact = validation["subjectAlternativeNames"]["match"]["exact"];
+      auto sans = exact.strings();
+      // hawser reads '*' in authorization.allow as a wildcard: an exact name holding one cannot be
+      // expressed, and is left out (never widened into a pattern).
+      std::vector<std::string> allow;
+      for (const auto& san : sans)
+        if (san.find('*') == std::string::npos) allow.push_back(san);
+      if (allow.size() != sans.size()) {
+        exact.unmapped(
+            std::string("not mapped: hawser reads '*' in authorization.allow as a wildcard, so the exact "
+                        "names holding one are left out") +
+            (allow.empty() ? "; none is left, so no caller is allowed (" + std::string(kNoCaller) + ")" : ""));
+        if (allow.empty()) allow.push_back(kNoCaller);
+      }
+      if (!sans.empty() && m != "disabled") in["authorization"]["allow"] = flowList(allow);
       if (!validation.present() && m != "disabled") {
         tls["mode"].note(
             "without validation App Mesh accepted clients without a certificate; hawser's strict mode always "
@@ -455,6 +471,18 @@ class Importer {
     return nullptr;
   }
 
+  // A name App Mesh requires (at least one character): without it the discovery written would
+  // not load, so its absence is an input error, as the API would have refused it.
+  static std::string requiredName(const JsonField& f) {
+    auto s = f.string();
+    if (!s) {
+      if (!f.present()) f.fail("required key is missing");
+      return "";
+    }
+    if (s->empty()) f.fail("must not be empty");
+    return *s;
+  }
+
   NodeDiscovery discoveryOf(const Resource& node) {
     NodeDiscovery d;
     auto sd = node.spec()["serviceDiscovery"];
@@ -462,8 +490,8 @@ class Importer {
     auto dns = sd["dns"];
     if (cm.present()) {
       d.kind = NodeDiscovery::Kind::cloudmap;
-      d.ns = cm["namespaceName"].string().value_or("");
-      d.service = cm["serviceName"].string().value_or("");
+      d.ns = requiredName(cm["namespaceName"]);
+      d.service = requiredName(cm["serviceName"]);
       auto attrs = cm["attributes"];
       for (size_t i = 0; i < attrs.size(); ++i) {
         auto k = attrs.item(i)["key"].string();
@@ -473,7 +501,7 @@ class Importer {
       cm["ipPreference"].unmapped("not mapped: hawser dials a Cloud Map instance's AWS_INSTANCE_IPV4");
     } else if (dns.present()) {
       d.kind = NodeDiscovery::Kind::dns;
-      d.hostname = dns["hostname"].string().value_or("");
+      d.hostname = requiredName(dns["hostname"]);
       if (auto rt = dns["responseType"].string(); rt && *rt == "LOADBALANCER") {
         dns["responseType"].unmapped("not mapped: hawser balances over every address the name resolves to (ENDPOINTS)");
       }
@@ -686,7 +714,16 @@ class Importer {
         provider.unmapped("not mapped: the virtual service has no provider (App Mesh sends its traffic nowhere)");
       }
     }
-    if (protocol == "tcp") svc["protocol"] = "tcp";
+    if (protocol == "tcp") {
+      svc["protocol"] = "tcp";
+      // hawser's routes apply to HTTP requests only (the config loader refuses them on a tcp service).
+      for (auto& r : routes) {
+        r.where.unmapped("not mapped: " + *name +
+                         " is proxied as protocol: tcp (its virtual router's listener), so this HTTP route is left "
+                         "out; connections go to every target's endpoints");
+      }
+      routes.clear();
+    }
     auto placement = place(*name, targets);
     svc["discovery"] = placement.discovery;
     svc["tls"] = clientTls(policy);

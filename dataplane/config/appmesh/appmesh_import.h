@@ -20,6 +20,8 @@ inline constexpr int kFirstInboundPort = 15006;  // inbound[i] listens on 0.0.0.
 inline constexpr int kFirstAliasPort = 15001;    // outbound.services[i].alias is 127.0.0.1:15001+i
 inline constexpr const char* kHttpProxy = "127.0.0.1:4140";
 inline constexpr const char* kXrayCollector = "http://127.0.0.1:4318";
+// authorization.allow when every exact SAN of a listener had to be left out: no certificate proves it.
+inline constexpr const char* kNoCaller = "spiffe://none.invalid/no-caller";
 
 struct InputDocument {
   std::string source;  // file name, for messages

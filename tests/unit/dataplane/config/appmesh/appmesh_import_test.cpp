@@ -294,6 +294,91 @@ TEST(AppMeshImport, InputErrorsNameTheFileAndPath) {
   EXPECT_NE(e.message.find("described twice"), std::string::npos);
 }
 
+// Found by tests/fuzz/appmesh_import: a target node whose awsCloudMap had no serviceName gave a
+// service with `cloudmap: {service: ""}`, which the config loader refuses (import exited 1).
+TEST(AppMeshImport, DiscoveryWithoutItsNamesIsAnInputError) {
+  auto without = [](const std::string& discovery) {
+    return node("v1", R"({"listeners": [{"portMapping": {"port": 8080, "protocol": "http"}}],
+      "serviceDiscovery": )" +
+                          discovery + "}");
+  };
+  const std::vector<std::string> routing = {kCaller, routerService(), router(),
+                                            route("all", R"({"action": {"weightedTargets": [{"virtualNode": "v1",
+                                                 "weight": 1}]}, "match": {"prefix": "/"}})")};
+  struct Case {
+    std::string discovery, path, message;
+  };
+  for (const auto& c : std::vector<Case>{
+           {R"({"awsCloudMap": {"namespaceName": "m.local"}})", "awsCloudMap.serviceName", "required key is missing"},
+           {R"({"awsCloudMap": {"namespaceName": "m.local", "serviceName": ""}})", "awsCloudMap.serviceName",
+            "must not be empty"},
+           {R"({"awsCloudMap": {"serviceName": "svc"}})", "awsCloudMap.namespaceName", "required key is missing"},
+           {R"({"dns": {"hostname": ""}})", "dns.hostname", "must not be empty"},
+           {R"({"dns": {}})", "dns.hostname", "required key is missing"},
+       }) {
+    auto docs = routing;
+    docs.push_back(without(c.discovery));
+    auto e = runError(docs);
+    EXPECT_EQ(e.path, "virtualNode.spec.serviceDiscovery." + c.path) << c.discovery;
+    EXPECT_NE(e.message.find(c.message), std::string::npos) << c.discovery << ": " << e.message;
+  }
+  // With the names, the same documents import.
+  auto docs = routing;
+  docs.push_back(without(R"({"dns": {"hostname": "v1.m.local"}})"));
+  auto ok = run(docs);
+  EXPECT_TRUE(ok.cfg["outbound"]["services"]) << ok.result.yaml;
+}
+
+// Found by tests/fuzz/appmesh_import: a listener's tls in STRICT (or PERMISSIVE) mode without a
+// certificate file gave an inbound tls.mode strict with no top-level tls, which does not load.
+TEST(AppMeshImport, ListenerTlsWithoutCertificateFilesGetsThePlaceholders) {
+  for (const char* mode : {"STRICT", "PERMISSIVE"}) {
+    auto imported = run({node("caller", std::string(
+                                            R"({"listeners": [{"portMapping": {"port": 8080, "protocol": "http"},
+        "tls": {"mode": ")") + mode + R"("}}], "serviceDiscovery": {"dns": {"hostname": "caller.m.local"}}})")});
+    EXPECT_EQ(imported.cfg["tls"]["cert"].as<std::string>(""), "/etc/hawser/tls/cert.pem") << imported.result.yaml;
+    EXPECT_EQ(imported.cfg["tls"]["ca"].as<std::string>(""), "/etc/hawser/tls/ca.pem");
+    EXPECT_TRUE(imported.reported("virtualNode.spec", "placeholder")) << imported.findings();
+  }
+}
+
+// Found by tests/fuzz/appmesh_import: an httpRoute on a router whose listener is tcp gave a
+// protocol: tcp service with routes, which the config loader refuses.
+TEST(AppMeshImport, HttpRoutesOfATcpRouterAreReportedAndLeftOut) {
+  std::string tcp_router = R"({"virtualRouter": {"meshName": "m", "virtualRouterName": "r",
+             "spec": {"listeners": [{"portMapping": {"port": 8080, "protocol": "tcp"}}]}}})";
+  auto imported = run({kCaller, routerService(), tcp_router, route("all", twoTargets()), cloudMapNode("v1", "svc", "1"),
+                       cloudMapNode("v2", "svc", "2")});
+  auto svc = imported.cfg["outbound"]["services"][0];
+  EXPECT_EQ(svc["protocol"].as<std::string>(""), "tcp") << imported.result.yaml;
+  EXPECT_FALSE(svc["routes"]) << imported.result.yaml;
+  EXPECT_TRUE(imported.reported("route.spec.httpRoute.action.weightedTargets", "proxied as protocol: tcp"))
+      << imported.findings();
+}
+
+// Found by tests/fuzz/appmesh_import: an exact SAN holding '*' became an allow pattern the loader
+// refuses ('*' in the middle); at the end it would have widened the match.
+TEST(AppMeshImport, ExactSansWithAStarAreLeftOutNeverWidened) {
+  auto listener = [](const std::string& sans) {
+    return node("caller",
+                R"({"listeners": [{"portMapping": {"port": 8080, "protocol": "http"}, "tls": {"mode": "STRICT",
+        "certificate": {"file": {"certificateChain": "/c.pem", "privateKey": "/k.pem"}},
+        "validation": {"trust": {"file": {"certificateChain": "/ca.pem"}},
+                       "subjectAlternativeNames": {"match": {"exact": )" +
+                    sans + R"(}}}}}], "serviceDiscovery": {"dns": {"hostname": "caller.m.local"}}})");
+  };
+  auto some = run({listener(R"(["spiffe://m/a*b", "spiffe://m/c", "spiffe://m/*"])")});
+  auto allow = some.cfg["inbound"][0]["authorization"]["allow"];
+  ASSERT_EQ(allow.size(), 1u) << some.result.yaml;
+  EXPECT_EQ(allow[0].as<std::string>(), "spiffe://m/c");
+  EXPECT_TRUE(some.reported("subjectAlternativeNames.match.exact", "left out")) << some.findings();
+  auto none = run({listener(R"(["spiffe://m/*"])")});
+  allow = none.cfg["inbound"][0]["authorization"]["allow"];
+  ASSERT_EQ(allow.size(), 1u) << none.result.yaml;
+  EXPECT_EQ(allow[0].as<std::string>(), kNoCaller);
+  EXPECT_TRUE(none.reported("subjectAlternativeNames.match.exact", "no caller is allowed")) << none.findings();
+}
+
 TEST(AppMeshImport, VirtualNodeNames) {
   std::string mesh, name;
   EXPECT_TRUE(parseVirtualNodeName("mesh/shop/virtualNode/checkout", mesh, name));
